@@ -30,11 +30,13 @@ const RSA_SIGNING = {
   modulusLength: 2048,
 } as const;
 
+type SelfSignedParams = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0];
+
 let providerSet = false;
 function useNodeWebCrypto(): void {
   if (providerSet) return;
   // @peculiar/x509 signs through a WebCrypto provider; Node's is complete enough.
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   providerSet = true;
 }
 
@@ -76,7 +78,7 @@ export async function createNodeCertificate(options: CreateCertificateOptions = 
     notBefore,
     notAfter,
     signingAlgorithm: RSA_SIGNING,
-    keys: keys as CryptoKeyPair,
+    keys: keys as unknown as SelfSignedParams['keys'],
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
