@@ -4,7 +4,7 @@
 // Node 20's `--test` does not expand globs, so the files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const filters = process.argv.slice(2);
@@ -26,6 +26,8 @@ if (files.length === 0) {
   console.error('no test files matched', filters);
   process.exit(1);
 }
+// The codec's WebAssembly kernel is generated code; rebuild it if its source changed (no-op otherwise).
+if (spawnSync(process.execPath, [join(root, 'scripts/build-wasm.mjs')], { stdio: 'inherit' }).status !== 0) process.exit(1);
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, '--test-timeout=900000', ...files];
 console.error(`running ${files.length} test files (concurrency ${concurrency})`);
