@@ -1,0 +1,69 @@
+/**
+ * Benchmark runner: `npm run bench [-- [--quick] [--list] [--no-save] name-filter ...]`.
+ * Runs every registered benchmark whose name contains one of the filters (all without a
+ * filter), prints a table per benchmark with the machine it ran on, and writes
+ * bench/results/<name>-<date>.json. Figures from a shared or busy machine are noisy: the
+ * load average is recorded with them.
+ *
+ * To add a benchmark: write bench/<name>.ts exporting `benchmark: Benchmark` (see
+ * harness.ts) and add one line to REGISTRY below.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineInfo, type Benchmark, type Row } from './harness.js';
+
+const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: Benchmark }> }> = [
+  { name: 'codec', load: () => import('./codec.js') },
+];
+
+const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+
+function formatTable(rows: readonly Row[]): string {
+  if (rows.length === 0) return '(no rows)';
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: Row[string] | undefined): string => (v === null || v === undefined ? '' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: string[]): string => values.map((v, i) => (/^-?[\d.]+(e-?\d+)?x?$/.test(v) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(columns), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const flags = new Set(argv.filter((a) => a.startsWith('--')));
+  const filters = argv.filter((a) => !a.startsWith('--'));
+  for (const flag of flags) {
+    if (!['--quick', '--list', '--no-save'].includes(flag)) {
+      console.error(`unknown option ${flag}; usage: npm run bench -- [--quick] [--list] [--no-save] [name-filter ...]`);
+      return 2;
+    }
+  }
+  if (flags.has('--list')) {
+    for (const entry of REGISTRY) console.log(entry.name);
+    return 0;
+  }
+  const selected = REGISTRY.filter((e) => filters.length === 0 || filters.some((f) => e.name.includes(f)));
+  if (selected.length === 0) {
+    console.error(`no benchmark matches ${filters.join(', ')}; available: ${REGISTRY.map((e) => e.name).join(', ')}`);
+    return 2;
+  }
+  const machine = machineInfo();
+  console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemoryGiB} GiB, ${machine.platform}, node ${machine.node}`);
+  for (const entry of selected) {
+    const { benchmark } = await entry.load();
+    const date = new Date();
+    console.log(`\n== ${benchmark.name}: ${benchmark.description}\n   ${date.toISOString()}, load average ${machine.loadAverage.join(' ')}`);
+    const result = await benchmark.run({ quick: flags.has('--quick') });
+    console.log(formatTable(result.rows));
+    for (const note of result.notes ?? []) console.log(`note: ${note}`);
+    if (!flags.has('--no-save') && !flags.has('--quick')) {
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      const file = path.join(RESULTS_DIR, `${benchmark.name}-${date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
+      const json = { benchmark: benchmark.name, description: benchmark.description, date: date.toISOString(), machine: { ...machineInfo(), loadAverageAtStart: machine.loadAverage }, ...result };
+      writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+      console.log(`wrote ${path.relative(process.cwd(), file)}`);
+    }
+  }
+  return 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
