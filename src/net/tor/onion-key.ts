@@ -17,7 +17,9 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TahoeError } from '../../errors.js';
-import { base32Encode } from '../../crypto/base32.js';
+import { onionAddressFromPublicKey } from './onion-address.js';
+
+export { onionAddressFromPublicKey };
 
 export const ONION_KEY_BLOB_PREFIX = 'ED25519-V3:';
 
@@ -117,24 +119,6 @@ export function ed25519PublicKeyFromScalar(scalar: Uint8Array): Uint8Array {
 
 // ---------------------------------------------------------------------------------------
 // Addresses and blobs
-
-const ONION_VERSION = 0x03;
-
-/** `<56 base32 chars>.onion` for a 32-byte Ed25519 public key (rend-spec-v3 §6). */
-export function onionAddressFromPublicKey(publicKey: Uint8Array): string {
-  if (publicKey.length !== 32) throw new TahoeError('Internal', `an onion public key has 32 bytes, not ${publicKey.length}`);
-  const checksum = createHash('sha3-256')
-    .update('.onion checksum')
-    .update(publicKey)
-    .update(Uint8Array.of(ONION_VERSION))
-    .digest()
-    .subarray(0, 2);
-  const raw = new Uint8Array(35);
-  raw.set(publicKey, 0);
-  raw.set(checksum, 32);
-  raw[34] = ONION_VERSION;
-  return `${base32Encode(raw)}.onion`;
-}
 
 /** The 64-byte expanded secret key (clamped scalar ‖ PRF secret) for a 32-byte seed. */
 export function expandSeed(seed: Uint8Array): Uint8Array {
