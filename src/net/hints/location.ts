@@ -59,7 +59,7 @@ export function parseLocationItem(item: string): LocationItem {
   if (item === 'AUTO' || item === 'AUTODETECT') return { type: 'auto', spelling: item };
   if (item === 'UNREACHABLE') return { type: 'unreachable' };
   if (/^(auto|autodetect|unreachable)$/i.test(item)) {
-    throw new TahoeError('EndpointInvalid', `tub.location item "${item}" must be written in upper case`, { hint: `write ${item.toUpperCase()}` });
+    throw new TahoeError('EndpointInvalid', `tub.location item "${item}" must be written in upper case`, { hint: `write ${item.toUpperCase()}: these keywords are case-sensitive, as in Tahoe` });
   }
   if (item.startsWith('onion:')) {
     const endpoint = parseServerEndpoint(item, 'tub.location onion item');
