@@ -237,7 +237,7 @@ export function parseImmutableFileCap(text: string): ImmutableFileCap {
 export function parseChkCap(text: string): ChkCap {
   const cap = parseImmutableFileCap(text);
   if (cap.type !== 'CHK') {
-    throw new TahoeError('CapInvalid', `expected a URI:CHK: read cap, got URI:${cap.type}:`, {
+    throw new TahoeError('CapInvalid', `expected a URI:CHK: read cap, got ${cap.type === 'LIT' ? 'a LIT cap' : 'a verify cap'} (URI:${cap.type}:)`, {
       hint: cap.type === 'CHK-Verifier' ? 'a verify cap can check shares but cannot decrypt them; use the read cap (URI:CHK:)' : 'LIT caps hold their data inline and need no shares',
       details: { capType: cap.type },
     });

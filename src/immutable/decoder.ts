@@ -19,7 +19,7 @@
 import { TahoeError, asTahoeError, isTahoeError, throwIfAborted } from '../errors.js';
 import { AesCtrStream } from '../crypto/aes.js';
 import { TAGS, TaggedHasher } from '../crypto/hashes.js';
-import { HASH_SIZE, IncompleteHashTree } from '../crypto/merkle.js';
+import { HASH_SIZE, IncompleteHashTree, treeNodeCount } from '../crypto/merkle.js';
 import { blockHash, crypttextSegmentHash, uriExtensionHash } from '../crypto/derive.js';
 import { base32Encode } from '../crypto/base32.js';
 import { createCodec, type ErasureCodec } from '../codec/index.js';
@@ -27,7 +27,7 @@ import { chkStorageIndex, type ChkCap, type ChkVerifierCap } from '../caps/caps.
 import { blockLength, type SegmentPlan } from './params.js';
 import { parseUriExtension, planFromUriExtension, type UriExtension } from './ueb.js';
 import {
-  MAX_HEADER_SIZE, checkHeaderAgainstPlan, parseShareHashChain, parseShareHeader, parseUebLength, type ShareHeader,
+  MAX_HEADER_SIZE, SHARE_HASH_ENTRY_SIZE, checkHeaderAgainstPlan, parseShareHashChain, parseShareHeader, parseUebLength, type ShareHeader,
 } from './layout.js';
 
 /** Random access to one share's bytes (offsets from the start of the share data). */
@@ -66,6 +66,8 @@ export interface ReadRange {
 
 /** Bytes beyond the share-hash area read speculatively with the first share (UEBs are ~300–850 bytes). */
 const UEB_SPECULATIVE_BYTES = 1024;
+/** A share-hash chain never needs more entries than the largest share tree has nodes. */
+const MAX_CHAIN_BYTES = treeNodeCount(256) * SHARE_HASH_ENTRY_SIZE;
 /** Node runs closer than this are fetched in one read. */
 const MERGE_GAP_NODES = 8;
 
@@ -165,7 +167,7 @@ export class ChkFileReader {
         return reader;
       } catch (e) {
         if (options.signal?.aborted) throwIfAborted(options.signal);
-        if (isTahoeError(e, 'IntegrityError')) throw e;
+        if (isTahoeError(e, 'IntegrityError') || isTahoeError(e, 'CapInvalid')) throw e;
         report(state, shareError(state, e));
       }
     }
@@ -447,6 +449,12 @@ function prepareShare(state: ShareState, signal: AbortSignal | undefined, specul
     const headerBytes = await state.reader.read(0, MAX_HEADER_SIZE, signal);
     const header = parseShareHeader(headerBytes);
     const chainBytes = header.offsets.uriExtension - header.offsets.shareHashes;
+    // Bound the read before making it: a corrupt header must not make us ask for gigabytes.
+    if (chainBytes === 0 || chainBytes % SHARE_HASH_ENTRY_SIZE !== 0 || chainBytes > MAX_CHAIN_BYTES) {
+      throw new TahoeError('ShareCorrupt', `${describeShare(state)}: share hash area of ${chainBytes} bytes is malformed`, {
+        details: { shareNumber: state.shareNumber, reason: 'chain-size' },
+      });
+    }
     const wanted = chainBytes + header.fieldSize + (speculate ? UEB_SPECULATIVE_BYTES : 0);
     const bytes = await state.reader.read(header.offsets.shareHashes, wanted, signal);
     if (bytes.length < chainBytes + header.fieldSize) {

@@ -151,14 +151,18 @@ export function parseUriExtension(data: Uint8Array): UriExtension {
 }
 
 /**
- * Check a verified UEB against the cap it came from and derive the segment plan. Any
- * disagreement means the uploader was broken (the UEB hash matched the cap), so it is an
- * `IntegrityError` of the file, not of one share.
+ * Check a verified UEB against the cap it came from and derive the segment plan. The UEB
+ * is authentic (its hash is in the cap), so an inconsistent UEB means the uploader was
+ * broken: an `IntegrityError` of the file, not of one share. If only the cap's k/N/size
+ * disagree, the cap was altered: `CapInvalid`.
  */
 export function planFromUriExtension(ueb: UriExtension, cap: { needed: number; total: number; size: number }): SegmentPlan {
   const { neededShares: k, totalShares: n, segmentSize, size } = ueb;
   if (k !== cap.needed || n !== cap.total || size !== cap.size) {
-    throw corrupt(`k/N/size ${k}/${n}/${size} differ from the cap's ${cap.needed}/${cap.total}/${cap.size}`);
+    throw new TahoeError('CapInvalid', `the cap says k/N/size ${cap.needed}/${cap.total}/${cap.size}, the file's authentic UEB says ${k}/${n}/${size}`, {
+      hint: 'the numbers at the end of the cap were altered or mis-copied; use the original cap',
+      details: { reason: 'cap-mismatch' },
+    });
   }
   if (ueb.codecName !== 'crs') throw corrupt(`unknown codec ${JSON.stringify(ueb.codecName)}`);
   if (size < 1) throw corrupt('size is zero');
