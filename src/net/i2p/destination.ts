@@ -25,30 +25,12 @@ import crypto from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TahoeError } from '../../errors.js';
-import { base32Encode } from '../../crypto/base32.js';
+import { SIGNING_KEY_LENGTHS, destinationToB32, i2pBase64Decode, i2pBase64Encode, splitPrivateKey } from './address.js';
 
-/** Signature types (common-structures.rst, "SigningPublicKey" table). */
-export const SIG_TYPE = { DSA_SHA1: 0, ECDSA_SHA256_P256: 1, ECDSA_SHA384_P384: 2, ECDSA_SHA512_P521: 3, EdDSA_SHA512_Ed25519: 7, RedDSA_SHA512_Ed25519: 11 } as const;
-/** Crypto (encryption public key) types. */
-export const CRYPTO_TYPE = { ElGamal: 0, X25519: 4 } as const;
-
-const CERT_NULL = 0;
+/** Signature and crypto types we generate (common-structures.rst). */
+const SIG_TYPE_ED25519 = 7;
+const CRYPTO_TYPE_ELGAMAL = 0;
 const CERT_KEY = 5;
-
-/** Public and private signing-key lengths per signature type usable in a Destination. */
-const SIGNING_KEY_LENGTHS: ReadonlyMap<number, { pub: number; priv: number }> = new Map([
-  [0, { pub: 128, priv: 20 }],
-  [1, { pub: 64, priv: 32 }],
-  [2, { pub: 96, priv: 48 }],
-  [3, { pub: 132, priv: 66 }],
-  [7, { pub: 32, priv: 32 }],
-  [11, { pub: 32, priv: 32 }],
-]);
-/** Public and private encryption-key lengths per crypto type. */
-const CRYPTO_KEY_LENGTHS: ReadonlyMap<number, { pub: number; priv: number }> = new Map([
-  [0, { pub: 256, priv: 256 }],
-  [4, { pub: 32, priv: 32 }],
-]);
 
 /** RFC 3526 §3, the 2048-bit MODP group; I2P's ElGamal prime (cryptography.rst). */
 export const ELGAMAL_PRIME = BigInt(
@@ -63,87 +45,7 @@ export const ELGAMAL_PRIME = BigInt(
 export const ELGAMAL_GENERATOR = 2n;
 
 // ---------------------------------------------------------------------------------------
-// I2P base64 (RFC 4648 with '-' for '+' and '~' for '/', padding kept).
-// net/i2p/address.ts (hints engineer) will own these; this local copy keeps destination.ts
-// usable until it lands.
-
-const I2P_BASE64_RE = /^[A-Za-z0-9~-]+={0,2}$/;
-
-export function i2pBase64Encode(data: Uint8Array): string {
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64').replace(/\+/g, '-').replace(/\//g, '~');
-}
-
-/** Decode strict I2P base64; anything non-canonical is an `I2pAddressInvalid` error. */
-export function i2pBase64Decode(s: string, what = 'I2P base64 value'): Buffer {
-  if (s.length === 0 || s.length % 4 !== 0 || !I2P_BASE64_RE.test(s)) {
-    throw new TahoeError('I2pAddressInvalid', `${what} is not valid I2P base64 (length ${s.length})`, {
-      hint: 'I2P base64 uses A-Z a-z 0-9 - ~ and = padding, in groups of 4 characters; check the value was copied whole',
-    });
-  }
-  const bytes = Buffer.from(s.replace(/-/g, '+').replace(/~/g, '/'), 'base64');
-  if (i2pBase64Encode(bytes) !== s) {
-    throw new TahoeError('I2pAddressInvalid', `${what} is not canonical I2P base64`, {
-      hint: 'the unused bits of the last base64 character must be zero; check the value was copied whole',
-    });
-  }
-  return bytes;
-}
-
-// ---------------------------------------------------------------------------------------
-// Destinations
-
-export interface DestinationInfo {
-  /** Total length in bytes (387 + certificate length). */
-  length: number;
-  signatureType: number;
-  cryptoType: number;
-  encryptionPublicKey: Buffer;
-  signingPublicKey: Buffer;
-}
-
-function invalidDestination(message: string, what: string): TahoeError {
-  return new TahoeError('I2pAddressInvalid', `${what}: ${message}`, {
-    hint: 'an I2P destination is at least 387 bytes (516+ base64 characters) ending in a NULL or KEY certificate; check it was copied whole',
-  });
-}
-
-/**
- * Parse the Destination at the start of `bytes` (it may be followed by more data, as in a
- * private-key blob). Returns its length and keys; throws `I2pAddressInvalid` on anything
- * that is not a destination a router would accept.
- */
-export function parseDestination(bytes: Uint8Array, what = 'I2P destination'): DestinationInfo {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 387) throw invalidDestination(`too short (${b.length} bytes, need at least 387)`, what);
-  const certType = b[384];
-  const certLength = b.readUInt16BE(385);
-  const length = 387 + certLength;
-  if (b.length < length) throw invalidDestination(`certificate length ${certLength} runs past the end (${b.length} bytes)`, what);
-  if (certType === CERT_NULL) {
-    if (certLength !== 0) throw invalidDestination('a NULL certificate must have length 0', what);
-    return { length, signatureType: 0, cryptoType: 0, encryptionPublicKey: b.subarray(0, 256), signingPublicKey: b.subarray(256, 384) };
-  }
-  if (certType !== CERT_KEY) throw invalidDestination(`unsupported certificate type ${certType}`, what);
-  if (certLength < 4) throw invalidDestination(`key certificate too short (${certLength} bytes)`, what);
-  const signatureType = b.readUInt16BE(387);
-  const cryptoType = b.readUInt16BE(389);
-  const sig = SIGNING_KEY_LENGTHS.get(signatureType);
-  const enc = CRYPTO_KEY_LENGTHS.get(cryptoType);
-  if (!sig) throw invalidDestination(`unsupported signature type ${signatureType}`, what);
-  if (!enc) throw invalidDestination(`unsupported crypto type ${cryptoType}`, what);
-  // Keys longer than the 384-byte area spill into the certificate; nothing else may be there.
-  const excess = Math.max(0, enc.pub + sig.pub - 384);
-  if (certLength !== 4 + excess) throw invalidDestination(`key certificate length ${certLength}, expected ${4 + excess}`, what);
-  const encryptionPublicKey = b.subarray(0, enc.pub);
-  const signingPublicKey =
-    excess === 0 ? b.subarray(384 - sig.pub, 384) : Buffer.concat([b.subarray(384 - (sig.pub - excess), 384), b.subarray(391, 391 + excess)]);
-  return { length, signatureType, cryptoType, encryptionPublicKey, signingPublicKey };
-}
-
-/** `<52 base32 chars>.b32.i2p` for destination bytes (naming.html). */
-export function destinationToB32(destination: Uint8Array): string {
-  return `${base32Encode(crypto.createHash('sha256').update(destination).digest())}.b32.i2p`;
-}
+// Private keys
 
 export interface PrivateKeyInfo {
   destination: Buffer;
@@ -160,24 +62,13 @@ export interface PrivateKeyInfo {
  */
 export function parsePrivateKey(privateKeyBase64: string, what = 'I2P private key'): PrivateKeyInfo {
   const blob = i2pBase64Decode(privateKeyBase64.trim(), what);
-  const info = parseDestination(blob, what);
-  const enc = CRYPTO_KEY_LENGTHS.get(info.cryptoType);
-  const sig = SIGNING_KEY_LENGTHS.get(info.signatureType);
-  // parseDestination only accepts types present in both tables.
-  if (!enc || !sig) throw new TahoeError('Internal', 'key length tables out of sync');
-  const expected = info.length + enc.priv + sig.priv;
-  if (blob.length !== expected) {
-    throw new TahoeError('I2pAddressInvalid', `${what}: ${blob.length} bytes, expected ${expected} for signature type ${info.signatureType}`, {
-      hint: 'the key file must hold the SAM private destination (Destination + private keys); offline-signed keys are not supported. Regenerate it by removing the file.',
-    });
-  }
-  const sigPriv = blob.subarray(info.length + enc.priv);
-  if (sigPriv.every((x) => x === 0)) {
+  const { destination, info, privateKeys } = splitPrivateKey(blob, what);
+  const signingKeyLength = SIGNING_KEY_LENGTHS.get(info.signatureType)?.priv ?? 0;
+  if (privateKeys.subarray(privateKeys.length - signingKeyLength).every((x) => x === 0)) {
     throw new TahoeError('I2pAddressInvalid', `${what}: the signing private key is all zeros (offline-signed keys are not supported)`, {
       hint: 'use a key generated by tahoe-ts or by SAM DEST GENERATE',
     });
   }
-  const destination = Buffer.from(blob.subarray(0, info.length));
   return {
     destination,
     destinationBase64: i2pBase64Encode(destination),
@@ -248,7 +139,7 @@ function ed25519KeyPair(): { publicKey: Buffer; seed: Buffer } {
 export function generateDestination(): GeneratedDestination {
   const elg = generateElGamalKeyPair();
   const ed = ed25519KeyPair();
-  const certificate = Buffer.from([CERT_KEY, 0, 4, 0, SIG_TYPE.EdDSA_SHA512_Ed25519, 0, CRYPTO_TYPE.ElGamal]);
+  const certificate = Buffer.from([CERT_KEY, 0, 4, 0, SIG_TYPE_ED25519, 0, CRYPTO_TYPE_ELGAMAL]);
   const padding = crypto.randomBytes(384 - 256 - 32);
   const destination = Buffer.concat([elg.publicKey, padding, ed.publicKey, certificate]);
   const blob = Buffer.concat([destination, elg.privateKey, ed.seed]);

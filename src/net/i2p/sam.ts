@@ -32,7 +32,8 @@ import {
   type SamOperation,
   type SamReply,
 } from './sam-protocol.js';
-import { i2pBase64Decode, parseDestination, parsePrivateKey } from './destination.js';
+import { i2pBase64Decode, parseDestination } from './address.js';
+import { parsePrivateKey } from './destination.js';
 
 export interface SamEndpoint {
   host: string;

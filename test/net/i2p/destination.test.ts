@@ -4,15 +4,12 @@ import crypto from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TahoeError, isTahoeError } from '../../../src/errors.js';
+import { destinationToB32, i2pBase64Decode, i2pBase64Encode, parseDestination } from '../../../src/net/i2p/address.js';
 import {
   ELGAMAL_PRIME,
-  destinationToB32,
   elGamalPublicKeyOf,
   generateDestination,
-  i2pBase64Decode,
-  i2pBase64Encode,
   loadOrCreateDestinationKey,
-  parseDestination,
   parsePrivateKey,
   readDestinationKeyFile,
   writeDestinationKeyFile,
@@ -81,43 +78,6 @@ test('generated destinations are distinct and fast enough', () => {
   assert.notEqual(a.privateKeyBase64, b.privateKeyBase64);
   assert.notEqual(a.b32, b.b32);
   assert.ok(ms < 2000, `generation took ${ms} ms`);
-});
-
-test('parseDestination handles NULL certificates and rejects excess certificate data', () => {
-  const nullDest = Buffer.concat([crypto.randomBytes(384), Buffer.from([0, 0, 0])]);
-  const info = parseDestination(nullDest);
-  assert.equal(info.signatureType, 0);
-  assert.equal(info.length, 387);
-  // ECDSA-P521 spills 4 bytes of its signing key into the certificate (cert length 8)
-  const p521 = Buffer.concat([crypto.randomBytes(384), Buffer.from([5, 0, 8, 0, 3, 0, 0]), crypto.randomBytes(4)]);
-  const p = parseDestination(p521);
-  assert.equal(p.signingPublicKey.length, 132);
-  assert.equal(p.length, 395);
-  for (const bad of [
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([5, 0, 5, 0, 7, 0, 0, 9])]), // excess data
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([5, 0, 4, 0, 99, 0, 0])]), // unknown sig type
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([5, 0, 4, 0, 7, 0, 9])]), // unknown crypto type
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([1, 0, 0])]), // HASHCASH cert
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([0, 0, 1])]), // NULL cert with length
-    Buffer.concat([crypto.randomBytes(384), Buffer.from([5, 0, 40])]), // runs past the end
-    crypto.randomBytes(100),
-  ]) {
-    assert.throws(() => parseDestination(bad), (e: unknown) => isTahoeError(e, 'I2pAddressInvalid'));
-  }
-});
-
-test('I2P base64: strict alphabet, padding, canonical form', () => {
-  const bytes = crypto.randomBytes(391);
-  const s = i2pBase64Encode(bytes);
-  assert.ok(!/[+/]/.test(s));
-  assert.deepEqual(i2pBase64Decode(s), bytes);
-  assert.equal(i2pBase64Encode(i2pBase64Decode('AAA=')), 'AAA=');
-  assert.equal(i2pBase64Encode(i2pBase64Decode('-~-~')), '-~-~');
-  for (const bad of ['', 'abc', 'ab+c', 'ab/c', 'ab c', 'a===', 'AB==x', 'AB\n=', 'AAB=']) {
-    assert.throws(() => i2pBase64Decode(bad), (e: unknown) => isTahoeError(e, 'I2pAddressInvalid'), bad);
-  }
-  // non-zero unused bits in the last character are not canonical
-  assert.throws(() => i2pBase64Decode('AB=='), (e: unknown) => isTahoeError(e, 'I2pAddressInvalid'));
 });
 
 test('parsePrivateKey rejects truncated, extended and offline-signed blobs without echoing key material', () => {

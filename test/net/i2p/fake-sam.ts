@@ -35,7 +35,8 @@ export class FakeSamConn {
   }
 
   end(data?: string | Buffer): void {
-    this.socket.end(data);
+    if (data === undefined) this.socket.end();
+    else this.socket.end(data);
   }
 }
 

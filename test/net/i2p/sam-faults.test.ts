@@ -79,7 +79,9 @@ test('silence is a Timeout; closing mid-reply is a SamProtocolError; no bridge i
   const cut = await startFakeSam(t, (_line, conn) => conn.end('HELLO REPLY RES'));
   await assert.rejects(client(cut).probe(), (e: unknown) => isTahoeError(e, 'SamProtocolError') && /middle of a line/.test(e.message));
 
-  const closed = await startFakeSam(t, (_line, conn) => conn.socket.destroy());
+  const closed = await startFakeSam(t, (_line, conn) => {
+    conn.socket.destroy();
+  });
   await assert.rejects(client(closed).probe(), (e: unknown) => e instanceof TahoeError && ['SamProtocolError', 'I2pUnavailable'].includes(e.kind));
 
   const port = await freePort();

@@ -82,7 +82,8 @@ test('formatCommand: one line, refuses spaces, quotes and newlines in values', (
 
 test('validateSessionOptions refuses injection and reserved keys', () => {
   validateSessionOptions({ 'inbound.length': '0', 'i2cp.leaseSetEncType': '4,0' });
-  for (const bad of [{ 'a b': '1' }, { x: '1 STYLE=RAW' }, { x: 'a\nb' }, { DESTINATION: 'x' }, { SIGNATURE_TYPE: '0' }, { x: '"' }]) {
+  const bads: Array<Record<string, string>> = [{ 'a b': '1' }, { x: '1 STYLE=RAW' }, { x: 'a\nb' }, { DESTINATION: 'x' }, { SIGNATURE_TYPE: '0' }, { x: '"' }];
+  for (const bad of bads) {
     assert.throws(() => validateSessionOptions(bad), (e: unknown) => isTahoeError(e, 'ConfigInvalid'), JSON.stringify(bad));
   }
 });
