@@ -3,7 +3,12 @@
  * Keep one line per command module.
  */
 import type { Command } from 'commander';
+import * as checkConfig from './check-config.js';
+import * as createNode from './create-node.js';
 
 export type CommandModule = { register(program: Command): void };
 
-export const COMMAND_MODULES: CommandModule[] = [];
+export const COMMAND_MODULES: CommandModule[] = [
+  createNode,
+  checkConfig,
+];
