@@ -181,11 +181,7 @@ export class IncompleteHashTree {
    */
   addHashes(hashes: ReadonlyMap<number, Uint8Array>, context: HashTreeErrorContext = {}): void {
     if (!this.verified.has(0)) throw new TahoeError('Internal', 'hash tree has no trusted root yet');
-    const fail = (reason: string, node: number): TahoeError =>
-      new TahoeError(context.kind ?? 'IntegrityError', `${context.what ?? 'hash tree'}: ${reason} (node ${node})`, {
-        hint: context.hint,
-        details: { ...context.details, node, reason },
-      });
+    const fail = (reason: string, node: number): TahoeError => treeError(context, reason, node);
     // New hashes live in `pending` until everything checks out; verified ones stay put.
     const pending = new Map<number, Buffer>();
     const lookup = (node: number): Buffer | undefined => pending.get(node) ?? this.verified.get(node);
@@ -241,6 +237,15 @@ export class IncompleteHashTree {
   /** Verify a leaf value (e.g. a block hash computed from downloaded data). */
   setLeaf(leaf: number, hash: Uint8Array, context: HashTreeErrorContext = {}): void {
     if (!Number.isInteger(leaf) || leaf < 0 || leaf >= this.leafCount) throw new TahoeError('Internal', `leaf ${leaf} out of range`);
+    const known = this.verified.get(this.leafNode(leaf));
+    if (known !== undefined && !known.equals(hash)) throw treeError(context, 'does not match its verified hash', this.leafNode(leaf));
     this.addHashes(new Map([[this.leafNode(leaf), hash]]), context);
   }
+}
+
+function treeError(context: HashTreeErrorContext, reason: string, node: number): TahoeError {
+  return new TahoeError(context.kind ?? 'IntegrityError', `${context.what ?? 'hash tree'}: ${reason} (node ${node})`, {
+    hint: context.hint,
+    details: { ...context.details, node, reason },
+  });
 }

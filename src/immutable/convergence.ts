@@ -62,14 +62,15 @@ export function randomKey(): Buffer {
 }
 
 /**
- * Parse the text of `private/convergence` (base32 of the secret, usually 32 random bytes;
- * surrounding whitespace ignored).
+ * Parse a convergence secret given as text (e.g. on the command line) in the form of
+ * `private/convergence`: base32 of the secret, usually 32 random bytes; surrounding
+ * whitespace ignored. (Reading the node's own file is config/keys.ts `readSecret`.)
  */
 export function parseConvergenceSecret(text: string, where = 'private/convergence'): Buffer {
   const trimmed = text.trim();
   if (trimmed.length === 0 || !isBase32(trimmed)) {
     throw new TahoeError('BadInput', `${where} does not hold a base32 convergence secret`, {
-      hint: `it must contain lowercase base32 (a-z, 2-7), e.g. 52 characters for 32 bytes; delete ${where} to have a new one created, but note that changes future caps`,
+      hint: 'give the text exactly as a node stores it in private/convergence: lowercase base32 (a-z, 2-7), 52 characters for a 32-byte secret',
     });
   }
   return base32Decode(trimmed, 'convergence secret');

@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
+import * as debug from './debug.js';
 
 export type CommandModule = { register(program: Command): void };
 
 export const COMMAND_MODULES: CommandModule[] = [
   createNode,
   checkConfig,
+  debug,
 ];
