@@ -30,10 +30,16 @@ const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 interface KernelExports {
   memory: WasmMemory;
   heapBase(): number;
+  columnStep(): number;
+  relaxed(): number;
   combine(coefficients: number, rows: number, k: number, inputs: number, inputStride: number, outputs: number, outputStride: number, length: number, tables: number): void;
 }
 
-/** Column chunk per call: 25 inputs + 75 outputs × 8 KiB still fit in a 1 MiB L2 cache. */
+/**
+ * Column chunk per call (rounded up to the kernel's column step): 25 inputs + 75 outputs
+ * × 8 KiB stay within a 1 MiB L2 cache until they are copied out. Rounding up also keeps
+ * the row stride off multiples of 4 KiB, where loads of different rows would alias in L1.
+ */
 const CHUNK_BYTES = 8192;
 const PAGE_BYTES = 65536;
 const MAX_COEFFICIENT_BYTES = 256 * 256;
@@ -43,12 +49,16 @@ const roundUp = (value: number, multiple: number): number => Math.ceil(value / m
 class WasmKernel implements MultiplyKernel {
   readonly name = 'wasm-simd' as const;
   private readonly tables: number;
+  private readonly columnStep: number;
+  private readonly chunk: number;
   private readonly coefficientArea: number;
   private readonly dataArea: number;
   private view: Uint8Array;
 
   constructor(private readonly exports: KernelExports) {
     this.tables = roundUp(exports.heapBase(), 64);
+    this.columnStep = exports.columnStep();
+    this.chunk = roundUp(CHUNK_BYTES, this.columnStep);
     this.coefficientArea = this.tables + NIBBLE_TABLES.length;
     this.dataArea = this.coefficientArea + MAX_COEFFICIENT_BYTES;
     this.view = this.reserve(this.dataArea);
@@ -60,7 +70,7 @@ class WasmKernel implements MultiplyKernel {
     for (let r = 0; r < rows; r++) outputs.push(new Uint8Array(length));
     const k = inputs.length;
     if (length === 0 || rows === 0) return outputs;
-    const stride = Math.min(CHUNK_BYTES, roundUp(length, 64));
+    const stride = Math.min(this.chunk, roundUp(length, this.columnStep));
     const inputArea = this.dataArea;
     const outputArea = inputArea + k * stride;
     const view = this.reserve(outputArea + rows * stride);
@@ -68,7 +78,7 @@ class WasmKernel implements MultiplyKernel {
     for (let start = 0; start < length; start += stride) {
       const size = Math.min(stride, length - start);
       for (let j = 0; j < k; j++) view.set(inputs[j].subarray(start, start + size), inputArea + j * stride);
-      this.exports.combine(this.coefficientArea, rows, k, inputArea, stride, outputArea, stride, roundUp(size, 64), this.tables);
+      this.exports.combine(this.coefficientArea, rows, k, inputArea, stride, outputArea, stride, roundUp(size, this.columnStep), this.tables);
       for (let r = 0; r < rows; r++) {
         const from = outputArea + r * stride;
         outputs[r].set(view.subarray(from, from + size), start);
@@ -87,30 +97,45 @@ class WasmKernel implements MultiplyKernel {
 }
 
 function isKernelExports(value: Record<string, unknown>, api: WasmApi): value is Record<string, unknown> & KernelExports {
-  return value.memory instanceof api.Memory && typeof value.heapBase === 'function' && typeof value.combine === 'function';
+  return value.memory instanceof api.Memory && ['heapBase', 'columnStep', 'relaxed', 'combine'].every((name) => typeof value[name] === 'function');
 }
 
-async function loadWasmKernel(): Promise<MultiplyKernel | undefined> {
+export type WasmVariant = 'relaxed-simd' | 'simd';
+
+interface LoadedKernel {
+  kernel: MultiplyKernel;
+  variant: WasmVariant;
+}
+
+async function loadWasmKernel(): Promise<LoadedKernel | undefined> {
   // A computed specifier: the generated file may legitimately be absent, and a literal
   // import would then fail type-checking and module loading for the whole codec.
   const generatedModule = './wasm/kernel.generated.js';
-  let base64: unknown;
+  let generated: Record<string, unknown>;
   try {
-    base64 = ((await import(generatedModule)) as { KERNEL_WASM_BASE64?: unknown }).KERNEL_WASM_BASE64;
+    generated = (await import(generatedModule)) as Record<string, unknown>;
   } catch {
     process.emitWarning('tahoe-ts codec: the WebAssembly kernel is not built (src/codec/wasm/kernel.generated.ts missing); using the much slower TypeScript kernel. Run `npm run build`.', { code: 'TAHOE_CODEC_NO_WASM' });
     return undefined;
   }
-  if (typeof base64 !== 'string') throw new Error('src/codec/wasm/kernel.generated.ts is malformed; rerun scripts/build-wasm.mjs --force');
-  const bytes = Buffer.from(base64, 'base64');
-  if (wasmApi === undefined || !wasmApi.validate(bytes)) {
-    process.emitWarning('tahoe-ts codec: this runtime cannot run the WebAssembly SIMD kernel; using the much slower TypeScript kernel.', { code: 'TAHOE_CODEC_NO_WASM' });
-    return undefined;
+  const candidates: Array<[WasmVariant, unknown]> = [['relaxed-simd', generated.KERNEL_RELAXED_WASM_BASE64], ['simd', generated.KERNEL_WASM_BASE64]];
+  for (const [variant, base64] of candidates) {
+    if (typeof base64 !== 'string') throw new Error('src/codec/wasm/kernel.generated.ts is malformed; rerun `node scripts/build-wasm.mjs --force`');
+    const bytes = Buffer.from(base64, 'base64');
+    // Node < 22 rejects relaxed SIMD; a runtime without SIMD rejects both.
+    if (wasmApi === undefined || !wasmApi.validate(bytes)) continue;
+    const instance = new wasmApi.Instance(new wasmApi.Module(bytes), {});
+    if (!isKernelExports(instance.exports, wasmApi)) throw new Error('the WebAssembly codec kernel lacks its exports; rerun `node scripts/build-wasm.mjs --force`');
+    return { kernel: new WasmKernel(instance.exports), variant };
   }
-  const instance = new wasmApi.Instance(new wasmApi.Module(bytes), {});
-  if (!isKernelExports(instance.exports, wasmApi)) throw new Error('the WebAssembly codec kernel lacks its exports; rerun scripts/build-wasm.mjs --force');
-  return new WasmKernel(instance.exports);
+  process.emitWarning('tahoe-ts codec: this runtime cannot run WebAssembly SIMD; using the much slower TypeScript kernel.', { code: 'TAHOE_CODEC_NO_WASM' });
+  return undefined;
 }
 
+const loaded = await loadWasmKernel();
+
 /** The SIMD kernel, or undefined when it is unavailable (see the top comment). */
-export const wasmKernel: MultiplyKernel | undefined = await loadWasmKernel();
+export const wasmKernel: MultiplyKernel | undefined = loaded?.kernel;
+
+/** Which build of the kernel runs: relaxed SIMD where the runtime supports it (Node ≥ 22). */
+export const wasmVariant: WasmVariant | undefined = loaded?.variant;

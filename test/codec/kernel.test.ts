@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { typescriptKernel } from '../../src/codec/kernel.js';
-import { wasmKernel } from '../../src/codec/kernel-wasm.js';
+import { wasmKernel, wasmVariant } from '../../src/codec/kernel-wasm.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -24,10 +24,11 @@ test('WebAssembly kernel is built and agrees with the TypeScript kernel', (t) =>
   }
   const lengths = [1, 15, 16, 17, 63, 64, 65, 127, 128, 1000, 8191, 8192, 8193, 16384 + 77, 50_000];
   for (let trial = 0; trial < 60; trial++) {
-    const k = 1 + Math.floor(Math.random() * (trial < 50 ? 40 : 256));
-    const rows = 1 + Math.floor(Math.random() * (trial < 50 ? 40 : 255));
     const length = lengths[trial % lengths.length];
-    if (k * length > 4_000_000 || rows * length > 4_000_000) continue;
+    // Keep the (slow) TypeScript reference under ~10 M multiply-adds per trial.
+    const budget = Math.max(1, Math.floor(10_000_000 / length));
+    const k = 1 + Math.floor(Math.random() * Math.min(trial < 50 ? 40 : 256, budget));
+    const rows = 1 + Math.floor(Math.random() * Math.min(trial < 50 ? 40 : 255, Math.max(1, Math.floor(budget / k))));
     const coefficients = new Uint8Array(randomBytes(rows * k));
     // Include the special coefficients 0 and 1 that the TypeScript kernel short-cuts.
     coefficients[0] = 0;
@@ -43,6 +44,34 @@ test('WebAssembly kernel is built and agrees with the TypeScript kernel', (t) =>
   const views = [backing.subarray(3, 3003), backing.subarray(3003, 6003), backing.subarray(6001, 9001)];
   const coefficients = new Uint8Array(randomBytes(6));
   assert.deepEqual(wasmKernel.combine(coefficients, views, 2, 3000), typescriptKernel.combine(coefficients, views, 2, 3000));
+});
+
+test('the relaxed-SIMD build agrees too (run where the runtime accepts it)', (t) => {
+  if (wasmKernel === undefined) {
+    t.skip('no WebAssembly kernel (see the test above)');
+    return;
+  }
+  // Node 20 accepts relaxed SIMD only behind a flag; Node ≥ 22 picks that build by itself.
+  const dir = tempDir(t);
+  const probe = path.join(dir, 'probe.mts');
+  writeFileSync(probe, `
+import { randomBytes } from 'node:crypto';
+import { typescriptKernel } from ${JSON.stringify(path.join(REPO_ROOT, 'src/codec/kernel.ts'))};
+import { wasmKernel, wasmVariant } from ${JSON.stringify(path.join(REPO_ROOT, 'src/codec/kernel-wasm.ts'))};
+let mismatches = 0;
+for (const [rows, k, length] of [[7, 3, 20000], [1, 1, 5], [3, 3, 48], [75, 25, 9000], [5, 256, 700], [255, 1, 333]]) {
+  const coefficients = new Uint8Array(randomBytes(rows * k));
+  const inputs = Array.from({ length: k }, () => new Uint8Array(randomBytes(length)));
+  const a = wasmKernel.combine(coefficients, inputs, rows, length);
+  const b = typescriptKernel.combine(coefficients, inputs, rows, length);
+  for (let r = 0; r < rows; r++) if (!Buffer.from(a[r]).equals(b[r])) mismatches++;
+}
+console.log(JSON.stringify({ variant: wasmVariant, mismatches }));
+`);
+  const child = spawnSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--import', 'tsx', probe], { encoding: 'utf8', cwd: REPO_ROOT });
+  assert.equal(child.status, 0, child.stderr);
+  assert.deepEqual(JSON.parse(child.stdout), { variant: 'relaxed-simd', mismatches: 0 });
+  assert.ok(wasmVariant === 'simd' || wasmVariant === 'relaxed-simd');
 });
 
 test('without the generated module the codec falls back to TypeScript with a warning', (t) => {
