@@ -282,3 +282,45 @@ test('checkDial: direct TCP refused when hiding; onion/I2P never direct; non-pub
   kind(() => open.checkDial({ kind: 'tcp', host: 'example.net', port: 0 }, 'tcp'), 'EndpointInvalid');
   kind(() => open.checkDial({ kind: 'tcp', host: 'example.net', port: 1.5 }, 'tcp'), 'EndpointInvalid');
 });
+
+test('fuzz: checkPrivacy never throws and createPolicy throws only PrivacyViolation, for 10 000 random settings', (t) => {
+  const pool = [
+    undefined, '', 'AUTO', 'AUTODETECT', 'UNREACHABLE', 'disabled', 'tcp', 'tor', 'TOR', 'i2p', 'bogus', '3457', 'tcp:3457',
+    'tcp:3457:interface=127.0.0.1', 'tcp:0', 'tcp6:1:interface=\\:\\:1', 'listen:tor', 'listen:i2p', 'unix:/x', `tor:${ONION}:3457`,
+    `tor:${BAD_ONION}:3457`, `i2p:${B32}:1`, 'tcp:example.net:1', 'example.net:1', 'client.fakelocation:0', 'onion:80:hiddenServiceDir=/x',
+    'tcp:127.0.0.1:9050', 'tcp:localhost:9051', 'tcp:10.0.0.1:7656', 'unix:/run/tor/control', 'a,,b', 'AUTO, x', '\\', ':::', 'tcp:99999999999',
+  ];
+  let x = 12345;
+  const rnd = (n: number) => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x % n;
+  };
+  const pick = () => {
+    const v = pool[rnd(pool.length)];
+    if (v === undefined || rnd(4) > 0) return v;
+    const i = rnd(v.length + 1);
+    return v.slice(0, i) + ':=,\\ é.0'[rnd(9)] + v.slice(i + rnd(2)); // a small mutation
+  };
+  const bool = () => [undefined, true, false][rnd(3)];
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0; // throws are the common case here; stacks would dominate the run time
+  t.after(() => {
+    Error.stackTraceLimit = stackTraceLimit;
+  });
+  for (let i = 0; i < 10_000; i++) {
+    const s: PrivacySettings = {
+      anonymize: bool(), revealIpAddress: bool(), connectionsTcp: pick(), tubPort: pick(), tubLocation: pick(), webPort: pick(),
+      torEnabled: rnd(4) > 0, i2pEnabled: rnd(4) > 0, torSocksPort: pick(), torControlPort: pick(), i2pSamPort: pick(),
+    };
+    const problems = checkPrivacy(s);
+    for (const p of problems) assert.ok(p.rule && p.key.startsWith('[') && p.message && p.hint, JSON.stringify(p));
+    try {
+      const policy = createPolicy(s);
+      assert.equal(problems.length, 0);
+      assert.equal(policy.hideIp, isHidingIp(s));
+    } catch (e) {
+      assert.ok(isTahoeError(e, 'PrivacyViolation'), `settings ${JSON.stringify(s)} threw ${String(e)}`);
+      assert.ok(problems.length > 0);
+    }
+  }
+});
