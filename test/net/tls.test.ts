@@ -71,9 +71,9 @@ test('a CA-issued certificate is refused even when its key matches the pin', asy
     notBefore: new Date(Date.now() - 1000),
     notAfter: new Date(Date.now() + 86_400_000),
     signingAlgorithm: alg,
-    publicKey: leafKeys.publicKey as unknown as P['publicKey'],
-    signingKey: caKeys.privateKey as unknown as P['signingKey'],
-  });
+    publicKey: leafKeys.publicKey,
+    signingKey: caKeys.privateKey,
+  } as unknown as P);
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leafKeys.privateKey)).toString('base64');
   const keyPem = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
   const certPem = leaf.toString('pem');
