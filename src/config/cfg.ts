@@ -348,7 +348,8 @@ export class TahoeCfg {
   error(section: string, key: string, problem: string, hint: string): TahoeError {
     const line = this.lineOf(section, key);
     const where = line === undefined ? this.file : `${this.file} line ${line}`;
-    return new TahoeError('ConfigInvalid', `${where}: [${section}] ${key} ${problem}`, {
+    const spelled = this.spellingOf(section, key) ?? key;
+    return new TahoeError('ConfigInvalid', `${where}: [${section}] ${spelled} ${problem}`, {
       hint,
       details: { file: this.file, line, section, key },
     });

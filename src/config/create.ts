@@ -20,12 +20,11 @@ import { createNodeCertificate, tubIdOf } from '../crypto/certificate.js';
 import { NodeKey, permutationSeedOf } from '../crypto/node-key.js';
 import { generateDestination } from '../net/i2p/destination.js';
 import { parseFurl, parseServerEndpoint, parseClientEndpoint, formatClientEndpoint } from '../net/hints.js';
-import { checkPrivacy } from '../net/policy.js';
 import { generateOnionKey } from '../net/tor/onion-key.js';
 import { parseCfg, serializeCfg, type CfgLine, type CfgSectionSpec } from './cfg.js';
 import { FILES, createFileAtomic, ensurePrivateDirectory, formatIntroducersYaml, newSecretText, writeFileAtomic } from './keys.js';
 import { NodeConfig } from './node-config.js';
-import { CFG_FILE, TAC_FILES } from './node-dir.js';
+import { CFG_FILE, TAC_FILES, privacyProblems } from './node-dir.js';
 import type { NodeType } from './schema.js';
 import { validateCfg } from './validate.js';
 
@@ -364,9 +363,9 @@ export async function createNode(options: CreateNodeOptions): Promise<CreatedNod
   const cfg = parseCfg(cfgText, path.join(dir, CFG_FILE));
   const config = new NodeConfig(cfg, dir, nodeType);
   const errors = [...validateCfg(cfg, nodeType), ...config.problems()].filter((x) => x.severity === 'error');
-  const privacy = checkPrivacy(config.privacySettings());
+  const privacy = privacyProblems(config);
   if (privacy.length > 0) {
-    throw new TahoeError('PrivacyViolation', `these options would make a node that reveals its IP address: ${privacy[0].message}`, { hint: privacy[0].hint, details: { rule: privacy[0].rule } });
+    throw new TahoeError('PrivacyViolation', `these options would make a node that could reveal its IP address: ${privacy[0].message}`, { hint: privacy[0].hint, details: { rule: privacy[0].rule } });
   }
   if (errors.length > 0) {
     throw new TahoeError('UsageError', `these options give an invalid tahoe.cfg: ${errors[0].message}`, { hint: errors[0].hint });

@@ -391,7 +391,8 @@ export class NodeConfig {
       connectionsTcp: raw('connections', 'tcp'),
       tubPort: raw('node', 'tub.port'),
       tubLocation: raw('node', 'tub.location'),
-      webPort: raw('node', 'web.port'),
+      // Empty means "no web gateway" (create-introducer and --webport=none write it so).
+      webPort: this.r.nonEmpty('node', 'web.port'),
       torEnabled: this.tor.enabled,
       i2pEnabled: this.i2p.enabled,
       torSocksPort: raw('tor', 'socks.port'),

@@ -95,6 +95,17 @@ export async function checkPrivatePermissions(nodeDirectory: string, extraKeyFil
   return problems;
 }
 
+/** The validator and the typed reads can both trip over one bad value: report it once. */
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const id = `${p.severity}\u0000${p.message}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 function nodeDirProblem(message: string, hint: string): ConfigProblem {
   return { severity: 'error', kind: 'NodeDirInvalid', message, hint };
 }
@@ -119,7 +130,7 @@ export async function checkNodeDirectory(directory: string): Promise<NodeDirecto
     directory: dir,
     nodeType,
     config,
-    problems: [...problems.filter((p) => p.severity === 'error'), ...problems.filter((p) => p.severity !== 'error')],
+    problems: dedupe([...problems.filter((p) => p.severity === 'error'), ...problems.filter((p) => p.severity !== 'error')]),
   });
 
   const dirStat = await statOrUndefined(dir).catch(() => undefined);
@@ -157,25 +168,7 @@ export async function checkNodeDirectory(directory: string): Promise<NodeDirecto
   const config = new NodeConfig(cfg, dir, nodeType);
   problems.push(...config.problems());
 
-  try {
-    for (const p of checkPrivacy(config.privacySettings())) {
-      // Unparseable values were already reported, key by key, by the validator.
-      if (p.rule === RULES.invalidValue || p.rule === RULES.tcpHandlerInvalid) continue;
-      problems.push({
-        severity: 'error',
-        kind: 'PrivacyViolation',
-        message: `${cfgFile}${lineSuffix(config, p.key)}: ${p.message}`,
-        hint: p.hint,
-        file: cfgFile,
-        line: lineOfKey(config, p.key),
-        rule: p.rule,
-        key: p.key,
-      });
-    }
-  } catch (e) {
-    // Unreadable privacy settings were already reported as value problems.
-    if (!isTahoeError(e, 'ConfigInvalid')) problems.push(problemFromError(e));
-  }
+  problems.push(...privacyProblems(config));
 
   try {
     const introducers = await readIntroducers(dir);
@@ -206,6 +199,37 @@ export async function checkNodeDirectory(directory: string): Promise<NodeDirecto
   }
   problems.push(...(await checkPrivatePermissions(dir, keyFiles)));
   return report(nodeType, config);
+}
+
+/**
+ * The privacy rules (net/policy.ts) applied to a configuration, as problems with file and
+ * line. Unparseable values are left out: the validator reports those key by key.
+ */
+export function privacyProblems(config: NodeConfig): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  let settings;
+  try {
+    settings = config.privacySettings();
+  } catch (e) {
+    // Unreadable privacy settings were already reported as value problems.
+    if (isTahoeError(e, 'ConfigInvalid')) return out;
+    throw e;
+  }
+  const cfgFile = config.cfg.file;
+  for (const p of checkPrivacy(settings)) {
+    if (p.rule === RULES.invalidValue || p.rule === RULES.tcpHandlerInvalid) continue;
+    out.push({
+      severity: 'error',
+      kind: 'PrivacyViolation',
+      message: `${cfgFile}${lineSuffix(config, p.key)}: ${p.message}`,
+      hint: p.hint,
+      file: cfgFile,
+      line: lineOfKey(config, p.key),
+      rule: p.rule,
+      key: p.key,
+    });
+  }
+  return out;
 }
 
 /** `[section] key` names the policy reports, e.g. "[node] tub.location" or "tub.location". */

@@ -180,6 +180,8 @@ export function checkValue(spec: KeySpec, value: string, src: ValueSource): void
 export function validateCfg(cfg: TahoeCfg, nodeType: NodeType): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const defaultKeys = new Set(cfg.defaultKeys());
+  // [DEFAULT] keys show through in every section: report each once, naming the sections.
+  const unknownDefaults = new Map<string, string[]>();
   for (const section of cfg.sections()) {
     const spec = sectionSpec(section);
     if (spec === undefined || !spec.nodeTypes.includes(nodeType)) {
@@ -190,7 +192,12 @@ export function validateCfg(cfg: TahoeCfg, nodeType: NodeType): ConfigProblem[] 
     for (const key of cfg.keys(section)) {
       const ks = keySpec(section, key);
       if (ks === undefined && spec.anyKey !== true) {
-        problems.push(unknownKeyProblem(cfg, section, key, nodeType, !own.has(key) && defaultKeys.has(key)));
+        const fromDefault = !own.has(key) && defaultKeys.has(key);
+        if (fromDefault) {
+          const sections = unknownDefaults.get(key) ?? [];
+          sections.push(section);
+          unknownDefaults.set(key, sections);
+        } else problems.push(unknownKeyProblem(cfg, section, key, nodeType, false));
         continue;
       }
       const src: ValueSource = { section, key: cfg.spellingOf(section, key) ?? key, file: cfg.file, line: cfg.lineOf(section, key) };
@@ -220,6 +227,11 @@ export function validateCfg(cfg: TahoeCfg, nodeType: NodeType): ConfigProblem[] 
         problems.push(problemFromError(e));
       }
     }
+  }
+  for (const [key, sections] of unknownDefaults) {
+    const p = unknownKeyProblem(cfg, sections[0], key, nodeType, true);
+    if (sections.length > 1) p.message = p.message.replace(`[${sections[0]}] has no key`, `${sections.map((s) => `[${s}]`).join(', ')} have no key`);
+    problems.push(p);
   }
   return problems;
 }
