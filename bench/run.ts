@@ -15,6 +15,7 @@ import { machineInfo, type Benchmark, type Row } from './harness.js';
 
 const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: Benchmark }> }> = [
   { name: 'codec', load: () => import('./codec.js') },
+  { name: 'tor', load: () => import('./tor.js') },
 ];
 
 const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');

@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -18,6 +19,7 @@ import { connectTorProvider, type TorProvider } from '../../../src/net/tor/provi
 import { TorTransport, type OnionPublishProgress } from '../../../src/net/tor/transport.js';
 import type { Listener } from '../../../src/net/transport.js';
 import { startTorNetwork, type TorNetwork } from '../../../src/testnet/tor-network.js';
+import { transportComplianceSuite } from '../transport-compliance.js';
 import { tahoeError } from './expect.js';
 import { fileScope, privateTempDir } from './offline-tor.js';
 
@@ -194,3 +196,64 @@ test('stopping the launched tor: it exits (owned), and its transport reports not
   await serverTransport.close();
   assert.equal(serverTransport.describe().ready, false);
 });
+
+/**
+ * A tor target whose stream never opens: the exit's connect to a loopback port whose accept
+ * queue is full (backlog 0, Linux drops further SYNs), so tor sends no SOCKS reply for
+ * minutes. The listener is a small Python process: Node's net.Server always accepts.
+ */
+async function stallingLoopbackPort(): Promise<{ port: number; close(): Promise<void> }> {
+  const child = spawn('/usr/bin/python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(3600)'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+  });
+  const fillers: net.Socket[] = [];
+  const close = async () => {
+    for (const f of fillers) f.destroy();
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  };
+  for (let i = 0; i < 16; i++) {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.on('error', () => undefined);
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 300);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    fillers.push(socket);
+    if (!connected) return { port, close };
+  }
+  await close();
+  throw new Error('could not fill the accept queue of the stalling port');
+}
+
+// The hints room's compliance suite against the Tor transport: one tor (the network's
+// client) both publishes the onion services and dials them.
+transportComplianceSuite(
+  'tor',
+  async () => {
+    const provider = await connectTorProvider({ gate: OPEN_GATE, controlPort: network.controlEndpoint });
+    const transport = new TorTransport({ provider, gate: OPEN_GATE, allowNonPublicAddresses: true, publishTimeoutMs: 90_000 });
+    const stalling = await stallingLoopbackPort();
+    return {
+      transport,
+      listenSpec: { kind: 'onion', virtualPort: 3457 },
+      stallingTarget: { kind: 'tor', host: '127.0.0.1', port: stalling.port },
+      dialOptions: { isolationKey: 'compliance', timeoutMs: 60_000 },
+      cleanup: async () => {
+        await transport.close();
+        await stalling.close();
+      },
+    };
+  },
+  { halfClose: false, testTimeoutMs: 120_000 },
+);
