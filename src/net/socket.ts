@@ -47,8 +47,13 @@ export interface OpenSocketOptions {
 
 /** Open a TCP or unix-socket connection through the egress gate. Resolves once connected. */
 export function openSocket(endpoint: SocketEndpoint, options: OpenSocketOptions): Promise<net.Socket> {
-  throwIfAborted(options.signal);
-  options.gate.check(endpoint, options.purpose);
+  try {
+    throwIfAborted(options.signal);
+    options.gate.check(endpoint, options.purpose);
+  } catch (e) {
+    // Callers may not be async functions: report refusals as rejections, never as throws.
+    return Promise.reject(e);
+  }
   return new Promise<net.Socket>((resolve, reject) => {
     const socket =
       'path' in endpoint
