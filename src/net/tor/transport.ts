@@ -85,7 +85,7 @@ export class TorTransport implements Transport {
     const progress = (phase: string) => options.onProgress?.({ transport: 'tor', phase });
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
-    progress('connecting to tor');
+    if (!this.resolvedProvider) progress('setting up tor');
     const provider = await this.provider();
     return socks5Connect({
       proxy: provider.socks,

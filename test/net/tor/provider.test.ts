@@ -96,6 +96,23 @@ test('socks.port only: enough to dial; listening explains that a control port is
   await assert.rejects(connectTorProvider({ gate: OPEN_GATE, socksPort: await closedPort() }), tahoeError('TorUnavailable', (e) => /socks\.port/.test(e.message)));
 });
 
+test('a stale control socket (tor gone, socket file left) is reported as no tor there', async (t) => {
+  const dir = privateTempDir(t);
+  const stale = path.join(dir, 'tor.control');
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(stale, r));
+  // closing a unix listener normally unlinks the file; a killed tor leaves it behind
+  const { linkSync } = await import('node:fs');
+  linkSync(stale, `${stale}.kept`);
+  await new Promise((r) => server.close(r));
+  const { renameSync } = await import('node:fs');
+  renameSync(`${stale}.kept`, stale);
+  await assert.rejects(
+    connectTorProvider({ gate: OPEN_GATE, controlPort: `unix:${stale}` }),
+    tahoeError('TorUnavailable', (e) => e.details.code === 'ECONNREFUSED' && /launch = true/.test(e.hint)),
+  );
+});
+
 test('discovery: tries the candidates in order, control before SOCKS', async (t) => {
   const dir = privateTempDir(t);
   const missingSocket = { path: path.join(dir, 'no-control') };
