@@ -217,3 +217,14 @@ test('NodeConfig: reading a bad value throws ConfigInvalid with file and line', 
   assert.throws(() => c.node.revealIpAddress, (e: unknown) => e instanceof TahoeError && e.kind === 'ConfigInvalid' && e.message.startsWith(`${DIR}/tahoe.cfg line 3: [node] reveal-IP-address`));
   assert.throws(() => c.privacySettings(), (e: unknown) => isTahoeError(e, 'ConfigInvalid'));
 });
+
+test('docs/configuration.md documents every key of the schema table', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8').toLowerCase();
+  for (const k of KEYS) {
+    const section = doc.indexOf(`### \`[${k.section}]\``);
+    const mentioned = section >= 0 ? doc.indexOf(`\`${k.key}\``, section) >= 0 : doc.includes(`\`${k.key}\``);
+    assert.ok(mentioned, `[${k.section}] ${k.key} is not in docs/configuration.md`);
+  }
+  for (const k of EXTENSION_KEYS) assert.ok(doc.includes(`\`[${k.section}] ${k.key}\``), `extension [${k.section}] ${k.key} not in the extensions table`);
+});

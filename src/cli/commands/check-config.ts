@@ -46,5 +46,6 @@ See docs/configuration.md for every key.`);
     }
     process.exitCode = errors === 0 ? EXIT.OK : EXIT.FAILURE;
   });
+  cmd.copyInheritedSettings(program);
   program.addCommand(cmd);
 }

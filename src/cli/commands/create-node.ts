@@ -122,13 +122,15 @@ function register1(program: Command, kind: Kind): void {
     cmd.option('--helper', 'run an upload helper (not implemented by tahoe-ts yet)');
   }
   if (kind !== 'create-client') addWhereOptions(cmd);
+  const examples = kind === 'create-client'
+    ? ['tahoe-ts create-client --introducer=pb://… ~/.tahoe-ts', 'tahoe-ts create-client --hide-ip --introducer=pb://… DIR      (reaches every server through Tor)']
+    : [`tahoe-ts ${kind} --hostname=example.net DIR`, `tahoe-ts ${kind} --listen=tor --tor-launch --hide-ip DIR      (onion-only)`, `tahoe-ts ${kind} --listen=tor,i2p --hide-ip DIR`];
   cmd.addHelpText('after', `
 Examples:
-  tahoe-ts ${kind} --hostname=example.net ~/.tahoe-ts
-  tahoe-ts ${kind} --listen=tor --tor-launch --hide-ip DIR      (onion-only ${kind === 'create-introducer' ? 'introducer' : 'server'})
-  tahoe-ts ${kind} --listen=tor,i2p --hide-ip DIR
-${kind === 'create-client' ? '  tahoe-ts create-client --hide-ip --introducer=pb://… DIR      (client that only uses Tor)\n' : ''}
-Exit codes: 0 created, 2 bad options, 78 directory not empty or options that make an invalid/unsafe configuration.
+${examples.map((e) => `  ${e}`).join('\n')}
+
+Exit codes: 0 created; 2 bad or conflicting options; 78 the directory is not empty or
+the options would make a node that could reveal its IP address.
 See docs/cli.md and docs/configuration.md.`);
   cmd.action(async (dirArg: string | undefined, flags: CreateFlags, self: Command) => {
     const directory = targetDirectory(kind, dirArg, flags, self);
@@ -158,6 +160,7 @@ See docs/cli.md and docs/configuration.md.`);
     });
     print(created, kind);
   });
+  cmd.copyInheritedSettings(program);
   program.addCommand(cmd);
 }
 
