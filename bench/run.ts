@@ -16,6 +16,7 @@ import { machineInfo, type Benchmark, type Row } from './harness.js';
 const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: Benchmark }> }> = [
   { name: 'codec', load: () => import('./codec.js') },
   { name: 'tor', load: () => import('./tor.js') },
+  { name: 'immutable', load: () => import('./immutable.js') },
 ];
 
 const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
