@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableKernels, createCodec, type KernelName } from '../src/codec/index.js';
 import { ZfecOracle, zfecAvailability } from '../test/codec/zfec-oracle.js';
-import { median, round, timeSync, type BenchOptions, type BenchResult, type Benchmark, type Row } from './harness.js';
+import { median, round, timeSync, type BenchOptions, type BenchResult, type Benchmark, type Row, type Timing } from './harness.js';
 
 const SEGMENT_BYTES = 1 << 20;
 const PARAMETERS: ReadonlyArray<[number, number]> = [[3, 10], [25, 100]];
@@ -21,7 +21,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
   const oracle = zfec.available ? new ZfecOracle() : undefined;
   const rows: Row[] = [];
   const notes = [
-    `MB/s = 10^6 bytes of segment data per second (segment = k × ceil(1 MiB / k) bytes): median over all timed calls; best = fastest call; implementations alternate in ${budget.rounds} round(s)`,
+    `MB/s = 10^6 bytes of segment data per second (segment = k × ceil(1 MiB / k) bytes), from the median wall-clock time per call; best = fastest call; CPU = from the median CPU time per call (steadier on a busy machine; ours includes V8's helper threads); implementations alternate in ${budget.rounds} round(s)`,
     'encode produces all N blocks (the k data blocks are the pieces themselves, for zfec and us alike); decode reconstructs all k pieces from the last k shares',
     'python3-zfec is timed inside python around Encoder.encode / Decoder.decode only (no IPC); our figures include the copies in and out of WebAssembly memory and output allocation',
     zfec.available ? `python3-zfec ${zfec.version}` : `python3-zfec unavailable (${zfec.reason}): no comparison`,
@@ -42,11 +42,11 @@ async function run(options: BenchOptions): Promise<BenchResult> {
       for (const op of ['encode', 'decode'] as const) {
         // Implementations take turns in rounds, so that load from other processes on a
         // shared machine hits all of them alike rather than whichever ran at a bad moment.
-        const contenders: Array<{ name: Implementation; round: (first: boolean) => Promise<number[]> }> = [];
+        const contenders: Array<{ name: Implementation; round: (first: boolean) => Promise<Timing> }> = [];
         for (const kernel of availableKernels()) {
           const codec = createCodec(k, n, { kernel });
           const call = op === 'encode' ? () => codec.encode(pieces) : () => codec.decode(lastKBlocks);
-          contenders.push({ name: kernel, round: async (first) => timeSync(call, { ...perRound, warmupSeconds: first ? budget.warmupSeconds : 0 }).samples });
+          contenders.push({ name: kernel, round: async (first) => timeSync(call, { ...perRound, warmupSeconds: first ? budget.warmupSeconds : 0 }) });
         }
         if (oracle !== undefined) {
           const request = { k, n, size: pieceLength, shares: op === 'decode' ? lastK : undefined };
@@ -57,31 +57,40 @@ async function run(options: BenchOptions): Promise<BenchResult> {
             round: async () => {
               if (iterations === 0) {
                 const probe = await oracle.time(`bench-${op}`, { ...request, iterations: 3 }, data);
-                iterations = Math.min(5000, Math.max(perRound.minIterations, Math.ceil(perRound.minSeconds / Math.max(1e-6, median(probe)))));
+                iterations = Math.min(5000, Math.max(perRound.minIterations, Math.ceil(perRound.minSeconds / Math.max(1e-6, median(probe.samples)))));
               }
               return oracle.time(`bench-${op}`, { ...request, iterations }, data);
             },
           });
         }
-        const results = new Map<Implementation, number[]>(contenders.map((c) => [c.name, []]));
+        const results = new Map<Implementation, Timing>(contenders.map((c) => [c.name, { samples: [], cpuSamples: [] }]));
         for (let round = 0; round < budget.rounds; round++) {
-          for (const contender of contenders) results.get(contender.name)?.push(...(await contender.round(round === 0)));
+          for (const contender of contenders) {
+            const timing = await contender.round(round === 0);
+            const collected = results.get(contender.name);
+            collected?.samples.push(...timing.samples);
+            collected?.cpuSamples.push(...timing.cpuSamples);
+          }
         }
-        const speed = (samples: number[]): { median: number; best: number } => ({ median: segmentBytes / median(samples) / 1e6, best: segmentBytes / Math.min(...samples) / 1e6 });
-        const zfecSamples = results.get('python3-zfec');
-        const zfecSpeed = zfecSamples === undefined ? undefined : speed(zfecSamples);
-        for (const [implementation, samples] of results) {
-          const mbps = speed(samples);
+        const speed = (timing: Timing): { wall: number; best: number; cpu: number } => ({
+          wall: segmentBytes / median(timing.samples) / 1e6,
+          best: segmentBytes / Math.min(...timing.samples) / 1e6,
+          cpu: segmentBytes / median(timing.cpuSamples) / 1e6,
+        });
+        const zfecTiming = results.get('python3-zfec');
+        const zfecSpeed = zfecTiming === undefined ? undefined : speed(zfecTiming);
+        for (const [implementation, timing] of results) {
+          const mbps = speed(timing);
           rows.push({
             op,
             'k/N': `${k}/${n}`,
             implementation,
-            'MB/s': round(mbps.median),
+            'MB/s': round(mbps.wall),
             'best MB/s': round(mbps.best),
-            'ms/segment': round(median(samples) * 1000),
-            calls: samples.length,
-            'vs zfec': zfecSpeed === undefined ? null : `${round(mbps.median / zfecSpeed.median)}x`,
-            'best vs best': zfecSpeed === undefined ? null : `${round(mbps.best / zfecSpeed.best)}x`,
+            'CPU MB/s': round(mbps.cpu),
+            calls: timing.samples.length,
+            'vs zfec (CPU)': zfecSpeed === undefined ? null : `${round(mbps.cpu / zfecSpeed.cpu)}x`,
+            'vs zfec (best)': zfecSpeed === undefined ? null : `${round(mbps.best / zfecSpeed.best)}x`,
           });
         }
       }

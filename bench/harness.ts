@@ -50,8 +50,13 @@ export function machineInfo(): MachineInfo {
 }
 
 export interface Timing {
-  /** Seconds per call, one entry per timed call. */
+  /** Wall-clock seconds per call, one entry per timed call. */
   samples: number[];
+  /**
+   * CPU seconds (user + system, all threads of this process) per call. Less disturbed than
+   * wall time when other processes compete for the cores.
+   */
+  cpuSamples: number[];
 }
 
 /**
@@ -62,13 +67,17 @@ export function timeSync(fn: () => unknown, { warmupSeconds = 0.3, minSeconds = 
   const warmupEnd = performance.now() + warmupSeconds * 1000;
   do fn(); while (performance.now() < warmupEnd);
   const samples: number[] = [];
+  const cpuSamples: number[] = [];
   const started = performance.now();
   while (samples.length < minIterations || performance.now() - started < minSeconds * 1000) {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     fn();
     samples.push((performance.now() - t0) / 1000);
+    const cpu = process.cpuUsage(cpu0);
+    cpuSamples.push((cpu.user + cpu.system) / 1e6);
   }
-  return { samples };
+  return { samples, cpuSamples };
 }
 
 export function median(values: readonly number[]): number {

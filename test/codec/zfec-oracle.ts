@@ -25,6 +25,7 @@ interface ReplyHeader {
   payload: number;
   error?: string;
   seconds?: number[];
+  cpu_seconds?: number[];
 }
 
 export interface OracleRequest {
@@ -75,10 +76,10 @@ export class ZfecOracle {
     return splitBlocks(payload, k, size);
   }
 
-  /** Seconds per call of zfec encode/decode, timed inside python. */
-  async time(op: 'bench-encode' | 'bench-decode', request: OracleRequest, data: readonly Uint8Array[]): Promise<number[]> {
+  /** Wall-clock and CPU seconds per call of zfec encode/decode, timed inside python. */
+  async time(op: 'bench-encode' | 'bench-decode', request: OracleRequest, data: readonly Uint8Array[]): Promise<{ samples: number[]; cpuSamples: number[] }> {
     const { header } = await this.call({ op, ...request }, data);
-    return header.seconds ?? [];
+    return { samples: header.seconds ?? [], cpuSamples: header.cpu_seconds ?? [] };
   }
 
   async close(): Promise<void> {

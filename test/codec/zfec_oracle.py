@@ -6,8 +6,9 @@ header["payload"] bytes. Requests:
   {"op": "decode", "k", "n", "size", "shares"}         payload: k blocks, in `shares` order
   {"op": "bench-encode", ..., "iterations"}            like encode; replies with timings only
   {"op": "bench-decode", ..., "iterations"}            like decode; replies with timings only
-Replies: {"ok": true, "payload": N, "seconds"?: [...]} or {"ok": false, "error": "..."}.
-Timings are taken inside python around the zfec call alone, so IPC is excluded.
+Replies: {"ok": true, "payload": N, "seconds"?: [...], "cpu_seconds"?: [...]} or
+{"ok": false, "error": "..."}. Timings (wall clock and process CPU time) are taken inside
+python around the zfec call alone, so IPC is excluded.
 """
 import json
 import struct
@@ -62,12 +63,14 @@ def handle(request, payload):
     else:
         raise ValueError("unknown op " + repr(op))
     if op.startswith("bench-"):
-        seconds = []
+        seconds, cpu_seconds = [], []
         for _ in range(request["iterations"]):
+            cpu_started = time.process_time()
             started = time.perf_counter()
             run()
             seconds.append(time.perf_counter() - started)
-        reply({"ok": True, "seconds": seconds})
+            cpu_seconds.append(time.process_time() - cpu_started)
+        reply({"ok": True, "seconds": seconds, "cpu_seconds": cpu_seconds})
     else:
         reply({"ok": True}, b"".join(bytes(b) for b in run()))
 
