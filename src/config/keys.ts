@@ -20,6 +20,7 @@ import { base32Decode, base32Encode, isBase32 } from '../crypto/base32.js';
 import { createNodeCertificate, parseNodePem, type NodeCertificate } from '../crypto/certificate.js';
 import { NodeKey, parseNodePrivateKey, permutationSeedOf } from '../crypto/node-key.js';
 import { parseFurl } from '../net/hints.js';
+import { decodeCfgBytes, editCfgText, type CfgEdit } from './cfg.js';
 
 export const PRIVATE_DIR = 'private';
 export const FILES = {
@@ -288,4 +289,30 @@ export async function readIntroducers(nodeDirectory: string): Promise<Introducer
 export async function writeIntroducers(nodeDirectory: string, introducers: Introducers): Promise<void> {
   for (const furl of Object.values(introducers)) parseFurl(furl);
   await writePrivateFile(nodeDirectory, FILES.introducers, formatIntroducersYaml(introducers));
+}
+
+// ---------------------------------------------------------------------------------------
+// tahoe.cfg edits
+
+/**
+ * Set or remove keys of a node's tahoe.cfg in place (see cfg.ts `editCfgText`: comments,
+ * order, BOM and line ends are kept), written atomically with the file's mode unchanged.
+ */
+export async function editTahoeCfg(nodeDirectory: string, edits: CfgEdit[]): Promise<void> {
+  const file = path.join(nodeDirectory, 'tahoe.cfg');
+  let bytes: Buffer;
+  let fileMode: number;
+  try {
+    bytes = await fs.readFile(file);
+    fileMode = (await fs.stat(file)).mode & 0o777;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new TahoeError('NodeDirInvalid', `${file} does not exist`, { hint: 'create the node first with `tahoe-ts create-node DIR`', cause });
+    }
+    throw diskError(cause, file, 'read');
+  }
+  // Keep a BOM: decodeCfgBytes drops it, the editor puts back what it is given.
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? '\ufeff' : '';
+  const text = bom + decodeCfgBytes(bytes, file);
+  await writeFileAtomic(file, editCfgText(text, edits, file), fileMode);
 }

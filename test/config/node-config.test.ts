@@ -228,3 +228,37 @@ test('docs/configuration.md documents every key of the schema table', async () =
   }
   for (const k of EXTENSION_KEYS) assert.ok(doc.includes(`\`[${k.section}] ${k.key}\``), `extension [${k.section}] ${k.key} not in the extensions table`);
 });
+
+test('fuzz: random values for every key give typed values or ConfigInvalid problems, never a crash', () => {
+  const values = ['', 'true', 'no', '0', '1', '-1', '70000', '3', '1G', '12 cubits', 'sdmf', 'MDMF', 'tcp', 'tor', 'i2p', 'disabled', 'AUTO', 'AUTODETECT', 'UNREACHABLE',
+    'tcp:3457', 'tcp:0', 'tcp:3457:interface=127.0.0.1', 'listen:tor', 'listen:i2p', 'unix:/x', 'tcp:127.0.0.1:9050', '9050', 'tor:aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion:3457',
+    'onion:80:hiddenServiceDir=/d', 'client.fakelocation:0', 'a,b', 'x=1 y', '31 days', '2026-02-30', 'pb://x#y', '%%', '~/p', 'tcp:example.net:1,AUTO', '\u00e9'];
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (let i = 0; i < 400; i++) {
+    const bySection = new Map<string, string[]>();
+    for (let j = 1 + rand(8); j > 0; j--) {
+      const k = KEYS[rand(KEYS.length)];
+      const lines = bySection.get(k.section) ?? [];
+      lines.push(`${k.key} = ${values[rand(values.length)]}`);
+      bySection.set(k.section, lines);
+    }
+    const text = [...bySection].map(([s, lines]) => `[${s}]\n${lines.join('\n')}\n`).join('');
+    for (const type of ['client', 'introducer'] as const) {
+      const c = configOf(text, type);
+      const problems = [...validateCfg(c.cfg, type), ...c.problems()];
+      for (const p of problems) {
+        assert.ok(['ConfigInvalid', 'ConfigUnknownKey'].includes(p.kind), `${text}\n${JSON.stringify(p)}`);
+        assert.ok(p.hint.length > 5, JSON.stringify(p));
+      }
+      try {
+        c.privacySettings();
+      } catch (e) {
+        assert.ok(isTahoeError(e, 'ConfigInvalid'), `${text}\n${String(e)}`);
+      }
+    }
+  }
+});

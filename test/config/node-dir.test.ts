@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createFileAtomic, loadOrCreateNodeKey, loadOrCreateSecret, parseIntroducersYaml, readNodeKey, readSecret, writeFileAtomic, writeIntroducers } from '../../src/config/keys.js';
+import { createFileAtomic, editTahoeCfg, loadOrCreateNodeKey, loadOrCreateSecret, parseIntroducersYaml, readNodeKey, readSecret, writeFileAtomic, writeIntroducers } from '../../src/config/keys.js';
 import { checkNodeDirectory, checkPrivatePermissions, detectNodeType, loadNodeDirectory } from '../../src/config/node-dir.js';
 import { createNode } from '../../src/config/create.js';
 import { TahoeError, isTahoeError } from '../../src/errors.js';
@@ -133,4 +133,43 @@ test('keys: create-if-absent never replaces, writes are atomic and 0600, damaged
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
   mkdirSync(path.join(dir, 'sub'));
   assert.equal(await createFileAtomic(path.join(dir, 'sub', 'f'), 'a'), true);
+});
+
+test('editTahoeCfg: one key changed in place, the rest of the file (comments, BOM, CRLF, mode) kept', async (t) => {
+  const dir = path.join(tempDir(t), 'n');
+  await createNode({ directory: dir, command: 'create-node', hostname: 'example.net', nickname: 'before' });
+  const file = path.join(dir, 'tahoe.cfg');
+  const original = readFileSync(file, 'utf8');
+  await editTahoeCfg(dir, [{ section: 'node', key: 'nickname', value: 'after 100%' }, { section: 'client', key: 'mutable.format', value: 'mdmf' }]);
+  const edited = readFileSync(file, 'utf8');
+  assert.equal(edited, original.replace('nickname =\n', 'nickname = after 100%%\n').replace('nickname = before\n', 'nickname = after 100%%\n').replace('shares.total = 10\n', 'shares.total = 10\nmutable.format = mdmf\n'));
+  const { config } = await loadNodeDirectory(dir);
+  assert.equal(config.node.nickname, 'after 100%');
+  assert.equal(config.client.mutableFormat, 'mdmf');
+  writeFileSync(file, '\ufeff# c\r\n[node]\r\nnickname = x\r\n', { mode: 0o640 });
+  chmodSync(file, 0o640);
+  await editTahoeCfg(dir, [{ section: 'node', key: 'nickname', value: 'y' }]);
+  assert.deepEqual(readFileSync(file), Buffer.from('\ufeff# c\r\n[node]\r\nnickname = y\r\n'));
+  assert.equal(statSync(file).mode & 0o777, 0o640);
+  writeFileSync(file, '[node]\nbroken line\n');
+  await assert.rejects(editTahoeCfg(dir, [{ section: 'node', key: 'nickname', value: 'z' }]), (e: unknown) => isTahoeError(e, 'ConfigInvalid'));
+  assert.equal(readFileSync(file, 'utf8'), '[node]\nbroken line\n', 'a refused edit leaves the file alone');
+});
+
+test('fuzz: introducers.yaml parser gives a mapping or a ConfigInvalid, nothing else', () => {
+  const seeds = ['introducers:\n  default:\n    furl: "' + FURL + '"\n', 'introducers: {a: {furl: x}}\n', '- [', '{', 'introducers: !!binary aGk=\n', 'introducers:\n  yes:\n    furl: ' + FURL + '\n'];
+  const alphabet = ['\n', ' ', ':', '-', '{', '}', '[', ']', '"', "'", '!', '&', '*', 'a', '#', '%', '|', '>', '\t'];
+  for (let i = 0; i < 4000; i++) {
+    let s = seeds[i % seeds.length];
+    for (let j = 1 + (i % 4); j > 0; j--) {
+      const at = Math.floor(Math.random() * (s.length + 1));
+      s = s.slice(0, at) + alphabet[Math.floor(Math.random() * alphabet.length)] + s.slice(at + (j % 2));
+    }
+    try {
+      const r = parseIntroducersYaml(s);
+      for (const v of Object.values(r)) assert.equal(typeof v, 'string');
+    } catch (e) {
+      assert.ok(e instanceof TahoeError && e.kind === 'ConfigInvalid' && e.hint.length > 0, `${JSON.stringify(s)}: ${String(e)}`);
+    }
+  }
 });
