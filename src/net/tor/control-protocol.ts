@@ -235,6 +235,18 @@ export function parseListenerAddress(address: string): SocketEndpoint {
   return { host: match[1], port };
 }
 
+/**
+ * A listener tor reports as bound to all interfaces (`0.0.0.0:9050`, `[::]:9050`) is
+ * dialled on loopback: that is where it is reachable, and the only place the privacy
+ * policy lets a SOCKS connection go.
+ */
+export function dialableListener(endpoint: SocketEndpoint): SocketEndpoint {
+  if ('path' in endpoint) return endpoint;
+  if (endpoint.host === '0.0.0.0') return { host: '127.0.0.1', port: endpoint.port };
+  if (endpoint.host === '::') return { host: '::1', port: endpoint.port };
+  return endpoint;
+}
+
 // ---------------------------------------------------------------------------------------
 // Events
 

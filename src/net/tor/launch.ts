@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import type { EgressGate, SocketEndpoint } from '../socket.js';
 import { connectTorControl, type BootstrapStatus, type TorControlClient, type TorEvent } from './control.js';
 import { checkPrivatePermissions } from './onion-key.js';
+import { dialableListener } from './control-protocol.js';
 import { spawnTor, stopTor, type TorChild } from './process.js';
 
 export interface LaunchTorOptions {
@@ -107,7 +108,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<LaunchedTor>
     logger.info(`tor ${version} started (pid ${tor.pid}); waiting for bootstrap`);
     await waitForBootstrap(control, tor, options, logger);
     const bootstrapMs = Date.now() - started;
-    const socksEndpoints = await control.getSocksListeners();
+    const socksEndpoints = (await control.getSocksListeners()).map(dialableListener);
     const socks = socksEndpoints.find((e) => 'path' in e) ?? socksEndpoints[0];
     if (socks === undefined) {
       throw new TahoeError('TorUnavailable', 'the launched tor reports no SOCKS listener', { hint: 'check the extra tor options: one of them may disable SocksPort' });

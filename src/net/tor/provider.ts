@@ -13,7 +13,10 @@ import { silentLogger, type Logger } from '../../log.js';
 import { clientEndpointToSocketEndpoint, parseClientEndpoint } from '../hints.js';
 import { openSocket, type EgressGate, type SocketEndpoint } from '../socket.js';
 import { connectTorControl, type AuthenticateOptions, type BootstrapStatus, type TorControlClient } from './control.js';
+import { dialableListener } from './control-protocol.js';
 import { launchTor, type LaunchedTor } from './launch.js';
+
+export { dialableListener };
 
 export interface TorProviderOptions {
   gate: EgressGate;
@@ -209,7 +212,7 @@ async function attachedProvider(
   let socks: SocketEndpoint | undefined;
   if (socksOverride !== undefined) socks = toEndpoint(socksOverride, '[tor] socks.port');
   else {
-    const listeners = await control.getSocksListeners();
+    const listeners = (await control.getSocksListeners()).map(dialableListener);
     socks = listeners.find((l) => 'path' in l) ?? listeners[0];
     if (socks === undefined) {
       throw new TahoeError('TorUnavailable', `the tor at ${describeEndpoint(endpoint)} has no SOCKS listener`, {

@@ -188,3 +188,13 @@ test('fuzz: random and mutated replies never throw anything but TahoeErrors', ()
   }
   assert.ok(parsedSome > 1000, `mutations still parse often enough to exercise the event parsers (${parsedSome})`);
 });
+
+test('listeners bound to all interfaces are dialled on loopback', async () => {
+  const { dialableListener } = await import('../../../src/net/tor/control-protocol.js');
+  assert.deepEqual(parseSocksListeners('"0.0.0.0:9050" "[::]:9150" "127.0.0.2:1" "unix:/s"').map(dialableListener), [
+    { host: '127.0.0.1', port: 9050 },
+    { host: '::1', port: 9150 },
+    { host: '127.0.0.2', port: 1 },
+    { path: '/s' },
+  ]);
+});
