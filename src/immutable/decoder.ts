@@ -209,7 +209,7 @@ export class ChkFileReader {
     const first = Math.floor(offset / segmentSize);
     const last = Math.floor((offset + length - 1) / segmentSize);
     const stop = new AbortController();
-    const signal = range.signal === undefined ? stop.signal : AbortSignal.any([range.signal, stop.signal]);
+    const signal = AbortSignal.any([stop.signal, ...[range.signal, this.options.signal].filter((x): x is AbortSignal => x !== undefined)]);
     const flat = offset === 0 && length === size ? new TaggedHasher(TAGS.CIPHERTEXT) : undefined;
     let pending: Promise<Buffer> | undefined = this.fetchSegment(first, last, signal);
     try {
@@ -245,7 +245,7 @@ export class ChkFileReader {
     for (const state of this.states) {
       if (state.status === 'failed') continue;
       try {
-        await this.activate(state, signal);
+        await this.activate(state);
         const ownCrypttextTree = new IncompleteHashTree(this.plan.numSegments, this.uriExtension.crypttextRootHash);
         for (let s = 0; s < this.plan.numSegments; s++) {
           throwIfAborted(signal);
@@ -279,8 +279,13 @@ export class ChkFileReader {
     this.options.onShareFailure?.(failure);
   }
 
-  /** Header and chain read; chain verified against the share hash tree; block tree ready. */
-  private activate(state: ShareState, signal?: AbortSignal): Promise<void> {
+  /**
+   * Header and chain read; chain verified against the share hash tree; block tree ready.
+   * Memoised and shared by concurrent reads, so it obeys only the open-level signal: one
+   * abandoned read must not spoil a share for the others.
+   */
+  private activate(state: ShareState): Promise<void> {
+    const signal = this.options.signal;
     state.activated ??= (async () => {
       try {
         await prepareShare(state, signal, false);
@@ -296,7 +301,10 @@ export class ChkFileReader {
         state.blockTree = new IncompleteHashTree(this.plan.numSegments, root);
         if (state.status !== 'failed') state.status = 'ready';
       } catch (e) {
-        if (signal?.aborted) throwIfAborted(signal);
+        if (signal?.aborted) {
+          state.activated = undefined;
+          throwIfAborted(signal);
+        }
         this.fail(state, e);
         throw e;
       }
@@ -334,7 +342,7 @@ export class ChkFileReader {
       if (fresh.length === 0 && inFlight.length === 0) {
         throw notEnoughShares(this.plan.k, new Set(this.states.filter((s) => s.status === 'ready').map((s) => s.shareNumber)).size, this.failureList);
       }
-      await Promise.all([...inFlight, ...fresh.map((st) => this.activate(st, signal).catch(() => undefined))]);
+      await Promise.all([...inFlight, ...fresh.map((st) => this.activate(st).catch(() => undefined))]);
     }
   }
 
@@ -445,28 +453,37 @@ async function readTreeNodes(state: ShareState, base: number, nodes: readonly nu
 /** Read and parse the header and share hash chain (plus, when `speculate`, bytes that likely hold the UEB). */
 function prepareShare(state: ShareState, signal: AbortSignal | undefined, speculate: boolean): Promise<void> {
   state.prepared ??= (async () => {
-    throwIfAborted(signal);
-    const headerBytes = await state.reader.read(0, MAX_HEADER_SIZE, signal);
-    const header = parseShareHeader(headerBytes);
-    const chainBytes = header.offsets.uriExtension - header.offsets.shareHashes;
-    // Bound the read before making it: a corrupt header must not make us ask for gigabytes.
-    if (chainBytes === 0 || chainBytes % SHARE_HASH_ENTRY_SIZE !== 0 || chainBytes > MAX_CHAIN_BYTES) {
-      throw new TahoeError('ShareCorrupt', `${describeShare(state)}: share hash area of ${chainBytes} bytes is malformed`, {
-        details: { shareNumber: state.shareNumber, reason: 'chain-size' },
-      });
+    try {
+      await readHeaderAndChain(state, signal, speculate);
+    } catch (e) {
+      if (signal?.aborted) state.prepared = undefined;
+      throw e;
     }
-    const wanted = chainBytes + header.fieldSize + (speculate ? UEB_SPECULATIVE_BYTES : 0);
-    const bytes = await state.reader.read(header.offsets.shareHashes, wanted, signal);
-    if (bytes.length < chainBytes + header.fieldSize) {
-      throw new TahoeError('ShareCorrupt', `${describeShare(state)}: truncated before its URI extension block`, {
-        details: { shareNumber: state.shareNumber, reason: 'truncated' },
-      });
-    }
-    state.header = header;
-    state.chain = parseShareHashChain(bytes.subarray(0, chainBytes));
-    state.tail = bytes.subarray(chainBytes);
   })();
   return state.prepared;
+}
+
+async function readHeaderAndChain(state: ShareState, signal: AbortSignal | undefined, speculate: boolean): Promise<void> {
+  throwIfAborted(signal);
+  const headerBytes = await state.reader.read(0, MAX_HEADER_SIZE, signal);
+  const header = parseShareHeader(headerBytes);
+  const chainBytes = header.offsets.uriExtension - header.offsets.shareHashes;
+  // Bound the read before making it: a corrupt header must not make us ask for gigabytes.
+  if (chainBytes === 0 || chainBytes % SHARE_HASH_ENTRY_SIZE !== 0 || chainBytes > MAX_CHAIN_BYTES) {
+    throw new TahoeError('ShareCorrupt', `${describeShare(state)}: share hash area of ${chainBytes} bytes is malformed`, {
+      details: { shareNumber: state.shareNumber, reason: 'chain-size' },
+    });
+  }
+  const wanted = chainBytes + header.fieldSize + (speculate ? UEB_SPECULATIVE_BYTES : 0);
+  const bytes = await state.reader.read(header.offsets.shareHashes, wanted, signal);
+  if (bytes.length < chainBytes + header.fieldSize) {
+    throw new TahoeError('ShareCorrupt', `${describeShare(state)}: truncated before its URI extension block`, {
+      details: { shareNumber: state.shareNumber, reason: 'truncated' },
+    });
+  }
+  state.header = header;
+  state.chain = parseShareHashChain(bytes.subarray(0, chainBytes));
+  state.tail = bytes.subarray(chainBytes);
 }
 
 /** The UEB bytes of a prepared share (one more read if the speculative bytes fell short). */

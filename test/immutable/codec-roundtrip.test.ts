@@ -235,6 +235,31 @@ test('aborting a download stops it with Aborted', async () => {
   assert.equal(chunks, 3);
 });
 
+test('concurrent reads share one opened file; an aborted read spoils nothing for the others', { timeout: 30_000 }, async () => {
+  const data = randomBytes(12 * 1024 + 5);
+  const { sink, cap } = await encode(data, 3, 5, 1024);
+  const slow = (r: MemoryReader): ShareReader => ({
+    shareNumber: r.shareNumber,
+    read: (offset, length, signal) => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve(r.read(offset, length)), 15);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(new TahoeError('Aborted', 'read aborted'));
+      }, { once: true });
+    }),
+  });
+  const failures: ShareFailure[] = [];
+  const file = await ChkFileReader.open(cap, readersFor(sink.shares).map(slow), { onShareFailure: (f) => failures.push(f) });
+  const controller = new AbortController();
+  const doomed = collect(file.read({ signal: controller.signal }));
+  setTimeout(() => controller.abort(), 5); // while the other shares are being opened
+  await assert.rejects(doomed, (e: unknown) => isTahoeError(e, 'Aborted'));
+  const [whole, part] = await Promise.all([collect(file.read()), collect(file.read({ offset: 3000, length: 5000 }))]);
+  assert.ok(whole.equals(data));
+  assert.ok(part.equals(data.subarray(3000, 8000)));
+  assert.deepEqual(failures, []);
+});
+
 test('fuzz: mutated shares yield the right plaintext or a TahoeError, never wrong bytes', async () => {
   const data = randomBytes(7 * 512 + 100);
   const { sink, cap } = await encode(data, 2, 4, 512);
