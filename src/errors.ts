@@ -60,6 +60,7 @@ const KIND_AREAS = {
   NotEnoughShares: 'data',
   UploadUnhappy: 'data',
   IntegrityError: 'data',
+  WriteConflict: 'data',
   // internal
   Internal: 'internal',
 } as const satisfies Record<string, ErrorArea>;
@@ -104,6 +105,7 @@ const DEFAULT_HINTS: Record<ErrorKind, string> = {
   NotEnoughShares: 'fewer than k valid shares could be found; more servers need to be reachable',
   UploadUnhappy: 'not enough servers accepted shares; connect to more servers or lower shares.happy',
   IntegrityError: 'data failed verification: it was corrupted or tampered with',
+  WriteConflict: 'another client changed this mutable file or directory at the same time; read it again and retry',
   Internal: 'this is a bug in tahoe-ts; please report it with the log',
 };
 
