@@ -151,7 +151,8 @@ export function checkValue(spec: KeySpec, value: string, src: ValueSource): void
     case 'enum': {
       const have = v.caseInsensitive ? value.toLowerCase() : value;
       if (!v.values.includes(have)) {
-        throw invalidValue(src, `is ${JSON.stringify(value)}`, `use one of: ${v.values.join(', ')}`);
+        const i2pNote = spec.section === 'connections' && have === 'i2p' ? ' (tcp = i2p is not supported: I2P has no exits to the Internet)' : '';
+        throw invalidValue(src, `is ${JSON.stringify(value)}`, `use one of: ${v.values.join(', ')}${i2pNote}`);
       }
       return;
     }
