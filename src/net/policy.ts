@@ -152,7 +152,9 @@ function parseAll(s: PrivacySettings, problems: PrivacyProblem[]): Parsed {
   };
   out.tubPort = attempt(KEY.tubPort, s.tubPort, parseTubPort);
   out.tubLocation = attempt(KEY.tubLocation, s.tubLocation, parseTubLocation);
-  out.webPort = attempt(KEY.webPort, s.webPort, (v) => parseServerEndpoint(v.trim(), KEY.webPort));
+  // `web.port =` (empty) means "no web gateway": Tahoe 1.20 writes it for introducers and --webport=none.
+  const webPort = s.webPort?.trim() === '' ? undefined : s.webPort;
+  out.webPort = attempt(KEY.webPort, webPort, (v) => parseServerEndpoint(v.trim(), KEY.webPort));
   for (const [key, raw] of [
     [KEY.torSocks, s.torSocksPort],
     [KEY.torControl, s.torControlPort],

@@ -324,3 +324,8 @@ test('fuzz: checkPrivacy never throws and createPolicy throws only PrivacyViolat
     }
   }
 });
+
+test('an empty web.port means no web gateway, not an invalid value', () => {
+  const problems = checkPrivacy({ revealIpAddress: false, connectionsTcp: 'tor', tubPort: 'disabled', tubLocation: 'disabled', webPort: '', torEnabled: true, i2pEnabled: true });
+  assert.deepEqual(problems.filter((p) => p.key === '[node] web.port'), []);
+});
