@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { availableKernels, createCodec, type KernelName } from '../src/codec/index.js';
+import { wasmVariant } from '../src/codec/kernel-wasm.js';
 import { ZfecOracle, zfecAvailability } from '../test/codec/zfec-oracle.js';
 import { median, round, timeSync, type BenchOptions, type BenchResult, type Benchmark, type Row, type Timing } from './harness.js';
 
@@ -25,6 +26,7 @@ async function run(options: BenchOptions): Promise<BenchResult> {
     'encode produces all N blocks (the k data blocks are the pieces themselves, for zfec and us alike); decode reconstructs all k pieces from the last k shares',
     'python3-zfec is timed inside python around Encoder.encode / Decoder.decode only (no IPC); our figures include the copies in and out of WebAssembly memory and output allocation',
     zfec.available ? `python3-zfec ${zfec.version}` : `python3-zfec unavailable (${zfec.reason}): no comparison`,
+    `WebAssembly kernel build: ${wasmVariant ?? 'none (not built or no SIMD)'}`,
   ];
   try {
     for (const [k, n] of PARAMETERS) {
