@@ -29,7 +29,7 @@ import { KEY_SIZE, convergentKey, randomKey } from './convergence.js';
 import { type EncodingParameters, type SegmentPlan, LIT_SIZE_THRESHOLD, blockLength, planSegments } from './params.js';
 import { packUriExtension, uriExtensionFor, uriExtensionLength, type UriExtension } from './ueb.js';
 import {
-  computeShareLayout, encodeShareHashChain, encodeShareHeader, encodeUebField, type LayoutVersion, type ShareLayout,
+  computeShareLayout, encodeShareHashChain, encodeShareHeader, encodeUebField, tahoeShareHashOrder, type LayoutVersion, type ShareLayout,
 } from './layout.js';
 import { ExactReader, type ByteSource } from './source.js';
 
@@ -194,7 +194,8 @@ export async function encodeChk(upload: ChkUploadPlan, source: ByteSource, sink:
   await writeAll(
     () => layout.offsets.plaintextHashTree,
     (shnum) => {
-      const chain = shareTree.neededHashes(shnum, true).map((node) => [node, shareTree.nodes[node]] as const);
+      // Tahoe's entry order, so that shares are byte-identical to Tahoe's for any N.
+      const chain = tahoeShareHashOrder(n, shnum).map((node) => [node, shareTree.nodes[node]] as const);
       return Buffer.concat([plaintextArea, crypttextArea, blockTrees[shnum].serialize(), encodeShareHashChain(chain), uebField]);
     },
   );

@@ -166,6 +166,65 @@ export function parseShareHeader(bytes: Uint8Array): ShareHeader {
   return { version: version as LayoutVersion, fieldSize, headerSize, blockSize, dataSize, offsets };
 }
 
+/**
+ * The order in which Tahoe 1.20 writes share-hash entries. Its encoder builds a Python set
+ * from the sibling list (leaf upward), adds the leaf, and writes the set in iteration
+ * order. CPython iterates a set of small ints in hash-table slot order, so this replays
+ * CPython's set insertion (hash(i) = i; 8 slots to start; 10 consecutive slots probed,
+ * then perturbed jumps; table grown to the next power of two above 4·used once
+ * fill·5 ≥ mask·3, re-inserting in slot order). The result is ascending for N ≤ 4 and
+ * 9 ≤ N ≤ 16 and not otherwise (N = 8, share 0: 8, 2, 4, 7; N = 17, share 0: 32, 2, 4, 8,
+ * 16, 31). Readers accept any order; this only makes our share bytes Tahoe's.
+ */
+export function tahoeShareHashOrder(totalShares: number, shareNumber: number): number[] {
+  const width = 2 ** shareHashCount(totalShares) / 2;
+  let node = width - 1 + shareNumber;
+  const insertion: number[] = [];
+  while (node !== 0) {
+    insertion.push(node % 2 === 1 ? node + 1 : node - 1);
+    node = (node - 1) >> 1;
+  }
+  insertion.push(width - 1 + shareNumber);
+  return cpythonSmallIntSetOrder(insertion);
+}
+
+const LINEAR_PROBES = 9;
+const PERTURB_SHIFT = 5;
+
+function cpythonSmallIntSetOrder(values: readonly number[]): number[] {
+  let table: Array<number | undefined> = new Array<number | undefined>(8);
+  let used = 0;
+  const place = (t: Array<number | undefined>, value: number): void => {
+    const mask = t.length - 1;
+    let perturb = value;
+    let i = value & mask;
+    for (;;) {
+      const probes = i + LINEAR_PROBES <= mask ? LINEAR_PROBES : 0;
+      for (let j = 0; j <= probes; j++) {
+        if (t[i + j] === undefined) {
+          t[i + j] = value;
+          return;
+        }
+      }
+      perturb = Math.floor(perturb / 2 ** PERTURB_SHIFT);
+      i = (i * 5 + 1 + perturb) & mask;
+    }
+  };
+  for (const value of values) {
+    if (table.includes(value)) continue;
+    place(table, value);
+    used++;
+    if (used * 5 >= (table.length - 1) * 3) {
+      let size = 8;
+      while (size <= used * 4) size *= 2;
+      const grown = new Array<number | undefined>(size);
+      for (const v of table) if (v !== undefined) place(grown, v);
+      table = grown;
+    }
+  }
+  return table.filter((v): v is number => v !== undefined);
+}
+
 /** Share-hash chain: `uint16 node index ‖ hash` per entry, in the given order. */
 export function encodeShareHashChain(entries: ReadonlyArray<readonly [number, Uint8Array]>): Buffer {
   const buf = Buffer.alloc(entries.length * SHARE_HASH_ENTRY_SIZE);

@@ -10,8 +10,10 @@ import { bytesSource } from '../../src/immutable/source.js';
 import { planSegments } from '../../src/immutable/params.js';
 import { uriExtensionLength, parseUriExtension } from '../../src/immutable/ueb.js';
 import {
-  computeShareLayout, encodeShareHeader, parseShareHeader, parseShareHashChain, encodeShareHashChain, encodeUebField, parseUebLength, checkHeaderAgainstPlan,
+  computeShareLayout, encodeShareHeader, parseShareHeader, parseShareHashChain, encodeShareHashChain, encodeUebField, parseUebLength, checkHeaderAgainstPlan, tahoeShareHashOrder,
 } from '../../src/immutable/layout.js';
+import { neededHashes } from '../../src/crypto/merkle.js';
+import { spawnSync } from 'node:child_process';
 import { uriExtensionHash, crypttextHash, crypttextSegmentHash, blockHash } from '../../src/crypto/derive.js';
 import { aesCtr } from '../../src/crypto/aes.js';
 import { isTahoeError, TahoeError } from '../../src/errors.js';
@@ -173,4 +175,62 @@ test('header parser: malformed headers are ShareCorrupt, never crashes (fuzz)', 
   assert.throws(() => parseShareHashChain(dup), /twice/);
   assert.throws(() => parseUebLength(Buffer.from('00100000', 'hex'), 4), /implausible/);
   assert.throws(() => parseUebLength(Buffer.from('ffffffffffffffff', 'hex'), 8), /implausible/);
+});
+
+test('share-hash entries follow Tahoe\'s order: the §3.9 example, and CPython itself for every N and share', (t) => {
+  assert.deepEqual(tahoeShareHashOrder(17, 0), [32, 2, 4, 8, 16, 31]); // tahoe-formats.md §3.9
+  assert.deepEqual(tahoeShareHashOrder(3, 2), [1, 5, 6]); // §3.11
+  assert.deepEqual(tahoeShareHashOrder(10, 7), neededHashes(10, 7, true));
+  // 4-entry sets live in CPython's initial 8-slot table, where 8 lands in slot 0
+  assert.deepEqual(tahoeShareHashOrder(8, 0), [8, 2, 4, 7]);
+  for (const n of [1, 2, 3, 4, 9, 10, 12, 16]) {
+    for (let s = 0; s < n; s++) assert.deepEqual(tahoeShareHashOrder(n, s), neededHashes(n, s, true));
+  }
+  // Ask the CPython that Debian ships (3.11, as under Tahoe 1.20 on Debian 12) for the
+  // iteration order of set(siblings, leaf upward) + leaf, for every N up to 256.
+  const script = [
+    'import json, sys',
+    'out = {}',
+    'for n in range(1, 257):',
+    '    width = 1',
+    '    while width < n: width *= 2',
+    '    rows = []',
+    '    for s in range(n):',
+    '        here = width - 1 + s',
+    '        sibs = []',
+    '        while here != 0:',
+    '            sibs.append(here + 1 if here % 2 == 1 else here - 1)',
+    '            here = (here - 1) // 2',
+    '        chosen = set(sibs)',
+    '        chosen.add(width - 1 + s)',
+    '        rows.append(list(chosen))',
+    '    out[n] = rows',
+    'json.dump(out, sys.stdout)',
+  ].join('\n');
+  const r = spawnSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error !== undefined || r.status !== 0) {
+    if (process.env.CI === 'true') assert.fail(`python3: ${r.error?.message ?? r.stderr}`);
+    t.skip('no /usr/bin/python3');
+    return;
+  }
+  const python = JSON.parse(r.stdout) as Record<string, number[][]>;
+  let nonAscending = 0;
+  for (let n = 1; n <= 256; n++) {
+    for (let s = 0; s < n; s++) {
+      const ours = tahoeShareHashOrder(n, s);
+      assert.deepEqual(ours, python[n][s], `N=${n} share ${s}`);
+      assert.deepEqual([...ours].sort((a, b) => a - b), neededHashes(n, s, true));
+      if (ours.some((v, i) => i > 0 && v < ours[i - 1])) nonAscending++;
+    }
+  }
+  assert.ok(nonAscending > 1000, `${nonAscending} non-ascending chains`);
+});
+
+test('an encoded N=17 share carries its chain in Tahoe\'s order and decodes', async () => {
+  const data = randomBytes(3000);
+  const sink = new MemorySink();
+  await encodeChkFile({ params: { k: 3, n: 17, maxSegmentSize: 1024 }, size: data.length, source: bytesSource(data), sink });
+  const share0 = sink.shares.get(0) as Buffer;
+  const h = parseShareHeader(share0);
+  assert.deepEqual([...parseShareHashChain(share0.subarray(h.offsets.shareHashes, h.offsets.uriExtension)).keys()], [32, 2, 4, 8, 16, 31]);
 });
