@@ -37,8 +37,7 @@ interface KernelExports {
 
 /**
  * Column chunk per call (rounded up to the kernel's column step): 25 inputs + 75 outputs
- * × 8 KiB stay within a 1 MiB L2 cache until they are copied out. Rounding up also keeps
- * the row stride off multiples of 4 KiB, where loads of different rows would alias in L1.
+ * × 8 KiB stay within a 1 MiB L2 cache until they are copied out.
  */
 const CHUNK_BYTES = 8192;
 const PAGE_BYTES = 65536;
@@ -73,6 +72,7 @@ class WasmKernel implements MultiplyKernel {
     const stride = Math.min(this.chunk, roundUp(length, this.columnStep));
     const inputArea = this.dataArea;
     const outputArea = inputArea + k * stride;
+    if (rows * k > MAX_COEFFICIENT_BYTES) throw new RangeError(`coefficient matrix ${rows}×${k} exceeds the kernel's ${MAX_COEFFICIENT_BYTES} bytes`);
     const view = this.reserve(outputArea + rows * stride);
     view.set(coefficients.subarray(0, rows * k), this.coefficientArea);
     for (let start = 0; start < length; start += stride) {
