@@ -7,6 +7,11 @@
  * built once at module load by repeated multiplication by α (shift left, reduce by 0x11D).
  */
 
+import { TahoeError } from '../errors.js';
+
+// Callers only divide by differences of distinct evaluation points, which are never 0.
+const MATH_BUG_HINT = 'this is a bug in the erasure codec (a zero divisor); please report it';
+
 /** The field's reduction polynomial, including the x^8 term. */
 export const FIELD_POLYNOMIAL = 0x11d;
 
@@ -34,13 +39,13 @@ export function gfMul(a: number, b: number): number {
 
 /** The multiplicative inverse of a non-zero field element. */
 export function gfInv(a: number): number {
-  if (a === 0) throw new RangeError('0 has no inverse in GF(2^8)');
+  if (a === 0) throw new TahoeError('Internal', '0 has no inverse in GF(2^8)', { hint: MATH_BUG_HINT });
   return EXP[255 - LOG[a]];
 }
 
 /** a / b for b ≠ 0. */
 export function gfDiv(a: number, b: number): number {
-  if (b === 0) throw new RangeError('division by 0 in GF(2^8)');
+  if (b === 0) throw new TahoeError('Internal', 'division by 0 in GF(2^8)', { hint: MATH_BUG_HINT });
   if (a === 0) return 0;
   return EXP[LOG[a] + 255 - LOG[b]];
 }

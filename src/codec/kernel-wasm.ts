@@ -10,6 +10,7 @@
  * column chunks (so memory stays bounded whatever the block size and the working set stays
  * in cache), combined there, and each output chunk is copied into the result arrays.
  */
+import { TahoeError } from '../errors.js';
 import { NIBBLE_TABLES } from './gf256.js';
 import type { MultiplyKernel } from './kernel.js';
 
@@ -72,7 +73,10 @@ class WasmKernel implements MultiplyKernel {
     const stride = Math.min(this.chunk, roundUp(length, this.columnStep));
     const inputArea = this.dataArea;
     const outputArea = inputArea + k * stride;
-    if (rows * k > MAX_COEFFICIENT_BYTES) throw new RangeError(`coefficient matrix ${rows}×${k} exceeds the kernel's ${MAX_COEFFICIENT_BYTES} bytes`);
+    if (rows * k > MAX_COEFFICIENT_BYTES) {
+      // (N − k)·k ≤ 128·128 for every codec, so only a caller outside the codec gets here.
+      throw new TahoeError('Internal', `coefficient matrix ${rows}×${k} exceeds the kernel's ${MAX_COEFFICIENT_BYTES} bytes`, { hint: 'split the matrix into row groups of at most 65536 / k rows' });
+    }
     const view = this.reserve(outputArea + rows * stride);
     view.set(coefficients.subarray(0, rows * k), this.coefficientArea);
     for (let start = 0; start < length; start += stride) {
@@ -100,6 +104,8 @@ function isKernelExports(value: Record<string, unknown>, api: WasmApi): value is
   return value.memory instanceof api.Memory && ['heapBase', 'columnStep', 'relaxed', 'combine'].every((name) => typeof value[name] === 'function');
 }
 
+const REBUILD_HINT = 'regenerate it: `node scripts/build-wasm.mjs --force` (or `npm run build`)';
+
 export type WasmVariant = 'relaxed-simd' | 'simd';
 
 interface LoadedKernel {
@@ -120,12 +126,12 @@ async function loadWasmKernel(): Promise<LoadedKernel | undefined> {
   }
   const candidates: Array<[WasmVariant, unknown]> = [['relaxed-simd', generated.KERNEL_RELAXED_WASM_BASE64], ['simd', generated.KERNEL_WASM_BASE64]];
   for (const [variant, base64] of candidates) {
-    if (typeof base64 !== 'string') throw new Error('src/codec/wasm/kernel.generated.ts is malformed; rerun `node scripts/build-wasm.mjs --force`');
+    if (typeof base64 !== 'string') throw new TahoeError('Internal', 'src/codec/wasm/kernel.generated.ts is malformed', { hint: REBUILD_HINT });
     const bytes = Buffer.from(base64, 'base64');
     // Node < 22 rejects relaxed SIMD; a runtime without SIMD rejects both.
     if (wasmApi === undefined || !wasmApi.validate(bytes)) continue;
     const instance = new wasmApi.Instance(new wasmApi.Module(bytes), {});
-    if (!isKernelExports(instance.exports, wasmApi)) throw new Error('the WebAssembly codec kernel lacks its exports; rerun `node scripts/build-wasm.mjs --force`');
+    if (!isKernelExports(instance.exports, wasmApi)) throw new TahoeError('Internal', 'the WebAssembly codec kernel lacks its exports', { hint: REBUILD_HINT });
     return { kernel: new WasmKernel(instance.exports), variant };
   }
   process.emitWarning('tahoe-ts codec: this runtime cannot run WebAssembly SIMD; using the much slower TypeScript kernel.', { code: 'TAHOE_CODEC_NO_WASM' });
