@@ -35,7 +35,9 @@ test('legacy keys are ignored; missing, duplicate or malformed keys are Integrit
   const shortHash = packUriExtensionFields({ ...Object.fromEntries(parseUriExtensionFields(packed)), share_root_hash: Buffer.alloc(31) });
   assert.throws(() => parseUriExtension(shortHash), /31 bytes/);
   // inconsistent with the cap or with itself
-  assert.throws(() => planFromUriExtension(ueb, { needed: 3, total: 10, size: 1_000_000 }), (e: unknown) => isTahoeError(e, 'IntegrityError'));
+  // a cap whose numbers disagree with its (authentic) UEB was altered
+  assert.throws(() => planFromUriExtension(ueb, { needed: 3, total: 10, size: 1_000_000 }), (e: unknown) => isTahoeError(e, 'CapInvalid'));
+  assert.throws(() => planFromUriExtension(ueb, { needed: 2, total: 10, size: 1_000_001 }), (e: unknown) => isTahoeError(e, 'CapInvalid'));
   assert.throws(() => planFromUriExtension({ ...ueb, numSegments: 9 }, { needed: 3, total: 10, size: 1_000_001 }), /num_segments/);
   assert.throws(() => planFromUriExtension({ ...ueb, tailCodecParams: '3-3-10' }, { needed: 3, total: 10, size: 1_000_001 }), /tail_codec_params/);
   assert.throws(() => planFromUriExtension({ ...ueb, segmentSize: 131071 }, { needed: 3, total: 10, size: 1_000_001 }), /multiple of k/);
@@ -57,7 +59,7 @@ test('fuzz: mutated UEBs parse or fail with IntegrityError only', () => {
       try {
         planFromUriExtension(ueb, { needed: 3, total: 10, size: 1_000_001 });
       } catch (e) {
-        assert.ok(isTahoeError(e, 'IntegrityError'), String(e));
+        assert.ok(isTahoeError(e, 'IntegrityError') || isTahoeError(e, 'CapInvalid'), String(e));
       }
     } catch (e) {
       assert.ok(e instanceof TahoeError && e.kind === 'IntegrityError', String(e));
