@@ -44,7 +44,7 @@ test('legacy keys are ignored; missing, duplicate or malformed keys are Integrit
   assert.throws(() => planFromUriExtension({ ...ueb, codecName: 'xor' }, { needed: 3, total: 10, size: 1_000_001 }), /codec/);
 });
 
-test('fuzz: mutated UEBs parse or fail with IntegrityError only', () => {
+test('fuzz: mutated UEBs parse or fail with IntegrityError (or CapInvalid against the cap) only', () => {
   const packed = packUriExtension(uriExtensionFor(plan, hashes));
   let parsedCount = 0;
   for (let i = 0; i < 20000; i++) {
