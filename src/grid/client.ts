@@ -27,6 +27,13 @@ import type { ConnectionRouter } from '../net/router.js';
 import type { TcpHandler } from '../net/policy.js';
 import type { Logger } from '../log.js';
 import { TahoeError } from '../errors.js';
+import { silentLogger } from '../log.js';
+import { checkEncodingParameters, DEFAULT_MAX_SEGMENT_SIZE } from '../immutable/params.js';
+import { StorageClient } from '../storage/client.js';
+import { DEFAULT_TIMING, StorageBroker } from './broker.js';
+import { uploadImmutable, type UploaderContext } from './uploader.js';
+import { downloadImmutable, fileInfo } from './downloader.js';
+import type { StorageApiFactory } from './storage-api.js';
 
 export interface TransferProgress {
   phase: 'hashing' | 'placing' | 'uploading' | 'downloading' | 'done';
@@ -129,6 +136,12 @@ export interface GridClientOptions {
   encoding: GridEncoding;
   logger?: Logger;
   timing?: Partial<GridTiming>;
+  /** How each server's storage client is made (default: the storage room's `StorageClient`); tests wrap it to inject faults. */
+  storageApiFactory?: StorageApiFactory;
+  /** PATCH batch size (default 1 000 000 bytes, as 1.20). */
+  uploadBatchBytes?: number;
+  /** Download: how long to wait for slower servers once k shares are located (default 1 s). */
+  locateGraceMs?: number;
 }
 
 export interface UploadOptions {
@@ -176,7 +189,76 @@ export interface GridClient {
   close(): Promise<void>;
 }
 
-/** Build a grid client. (Implementation lands with broker.ts, uploader.ts and downloader.ts.) */
-export function createGridClient(_options: GridClientOptions): GridClient {
-  throw new TahoeError('Internal', 'the grid client is not implemented yet', { hint: 'src/grid/ is being written; see git log' });
+/** Build a grid client. Servers are added afterwards (`addAnnouncement`, `addStaticServer`). */
+export function createGridClient(options: GridClientOptions): GridClient {
+  const { k, happy, n } = options.encoding;
+  checkEncodingParameters({ k, n, maxSegmentSize: options.encoding.maxSegmentSize ?? DEFAULT_MAX_SEGMENT_SIZE });
+  if (!Number.isInteger(happy) || happy < k || happy > n) {
+    throw new TahoeError('ConfigInvalid', `shares.happy = ${String(happy)} must lie between shares.needed (${k}) and shares.total (${n})`, {
+      hint: 'set [client] shares.happy between shares.needed and shares.total (default 7 for 3-of-10)',
+    });
+  }
+  if (options.leaseSecret.length === 0 || options.convergenceSecret.length === 0) {
+    throw new TahoeError('NodeDirInvalid', 'the lease secret or the convergence secret is empty', {
+      hint: 'private/secret and private/convergence must hold base32 secrets; delete an empty one to have a new one created',
+    });
+  }
+  const logger = (options.logger ?? silentLogger).child('grid');
+  const broker = new StorageBroker({
+    router: options.router,
+    ...(options.routerFor === undefined ? {} : { routerFor: options.routerFor }),
+    clientFactory: options.storageApiFactory ?? defaultStorageApiFactory(options.timing),
+    ...(options.timing === undefined ? {} : { timing: options.timing }),
+    logger,
+  });
+  const timing = broker.timings;
+  const encoding: GridEncoding = { ...options.encoding };
+  const uploaderContext = (): UploaderContext => ({
+    broker, timing, logger, encoding,
+    leaseSecret: options.leaseSecret,
+    convergenceSecret: options.convergenceSecret,
+    ...(options.uploadBatchBytes === undefined ? {} : { batchBytes: options.uploadBatchBytes }),
+  });
+  let closed = false;
+  const open = (): void => {
+    if (closed) throw new TahoeError('Aborted', 'the grid client is closed', { hint: 'the node is shutting down' });
+  };
+  return {
+    async uploadImmutable(source, size, uploadOptions) {
+      open();
+      return uploadImmutable(uploaderContext(), source, size, uploadOptions);
+    },
+    async downloadImmutable(cap, downloadOptions) {
+      open();
+      return downloadImmutable({ broker, timing, logger, ...(options.locateGraceMs === undefined ? {} : { locateGraceMs: options.locateGraceMs }) }, cap, downloadOptions);
+    },
+    async fileInfo(cap) {
+      return fileInfo(cap);
+    },
+    serverStatuses: () => broker.statuses(),
+    addAnnouncement(serverId, announcement, source = 'introducer') {
+      open();
+      broker.addAnnouncement(serverId, announcement, source);
+    },
+    addStaticServer(server) {
+      open();
+      broker.addStatic(server);
+    },
+    removeServer: (serverId) => broker.remove(serverId),
+    onServerEvent: (listener) => broker.onEvent(listener),
+    waitForServers: (count, waitOptions) => broker.waitForServers(count, waitOptions),
+    async close() {
+      closed = true;
+      await broker.close();
+    },
+  };
+}
+
+/** `StorageClient` (storage room) per NURL; its timeouts follow the grid's. */
+export function defaultStorageApiFactory(timing: Partial<GridTiming> = {}): StorageApiFactory {
+  const t = { ...DEFAULT_TIMING, ...timing };
+  return ({ nurl, connect, peer }) => StorageClient.fromNurl(nurl, connect, {
+    peer,
+    timeouts: { connectMs: t.probeTimeoutMs, versionMs: t.probeTimeoutMs, headersMs: Math.max(t.readTimeoutMs, t.writeTimeoutMs), bodySilenceMs: Math.max(t.readTimeoutMs, t.writeTimeoutMs) },
+  });
 }

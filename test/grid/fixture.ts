@@ -1,0 +1,193 @@
+/**
+ * A grid of real storage servers for tests: N `StorageServer`s (storage room) over real
+ * TLS on 127.0.0.1, each with its own certificate, node key and share store in a temp
+ * directory, and grid clients connected to them through the real TCP transport and
+ * connection router.
+ *
+ *   const grid = await startGrid(t, { servers: 10 });
+ *   const client = await grid.client();                 // connected to every running server
+ *   await grid.nodes[3].kill();                         // crash: listener and connections gone
+ *   await grid.nodes[3].restart();                      // same identity, port and shares
+ *   await grid.nodes[0].listShares(si);                 // complete shares on disk
+ *
+ * Everything is cleaned up in `t.after`, also when the test fails.
+ */
+import path from 'node:path';
+import { readdir } from 'node:fs/promises';
+import type { TestContext } from 'node:test';
+import { createNodeCertificate, spkiHash, tubIdBytes, tubIdOf, type NodeCertificate } from '../../src/crypto/certificate.js';
+import { NodeKey, permutationSeedOf } from '../../src/crypto/node-key.js';
+import { base32Encode } from '../../src/crypto/base32.js';
+import { ShareStore } from '../../src/storage/share-store.js';
+import { StorageServer } from '../../src/storage/server.js';
+import { createPolicy } from '../../src/net/policy.js';
+import { TcpTransport } from '../../src/net/tcp.js';
+import { ConnectionRouter } from '../../src/net/router.js';
+import type { Transport, TransportName } from '../../src/net/transport.js';
+import { createGridClient, type GridClient, type GridClientOptions, type GridTiming, type StaticServer } from '../../src/grid/client.js';
+import { tempDir } from '../helpers/tmp.js';
+import { randomBytes } from 'node:crypto';
+
+/** RSA key generation is slow: one certificate per server index, shared by the grids of a test process. */
+const certificates: Array<Promise<NodeCertificate>> = [];
+function certificateFor(index: number): Promise<NodeCertificate> {
+  certificates[index] ??= createNodeCertificate();
+  return certificates[index];
+}
+
+export interface GridNode {
+  readonly index: number;
+  readonly nickname: string;
+  readonly serverId: string;
+  readonly storageDir: string;
+  readonly port: number;
+  readonly store: ShareStore;
+  /** The announcement as `private/servers.yaml` holds it. */
+  readonly staticServer: StaticServer;
+  readonly running: boolean;
+  /** Crash: stop listening and destroy every connection (in-flight requests die). */
+  kill(): Promise<void>;
+  /** Start again with the same identity, port and share store. */
+  restart(): Promise<void>;
+  /** Complete immutable shares of `si` (base32) on disk. */
+  listShares(si: string): Promise<number[]>;
+  /** Uploads of `si` still in incoming/ (not readable). */
+  listIncoming(si: string): Promise<number[]>;
+  /** Path of a complete share file. */
+  sharePath(si: string, shareNumber: number): string;
+  /** Corruption advisories the server has received. */
+  advisoryCount(): Promise<number>;
+}
+
+export interface StartGridOptions {
+  servers: number;
+  /** Servers made read-only ([storage] readonly = true: they announce no space). */
+  readonly?: readonly number[];
+  /** `[storage] reserved_space` per server index. */
+  reservedSpace?: (index: number) => number | undefined;
+}
+
+export interface TestGrid {
+  readonly nodes: readonly GridNode[];
+  staticServers(): StaticServer[];
+  /**
+   * A grid client that knows every server (as servers.yaml entries) and has connected to
+   * every running one. Closed in `t.after`.
+   */
+  client(options?: Partial<Omit<GridClientOptions, 'router'>> & { waitFor?: number }): Promise<GridClient>;
+}
+
+/** Short timings: tests see failures in seconds, not minutes. */
+export const TEST_TIMING: Partial<GridTiming> = {
+  pollIntervalMs: 2_000,
+  minBackoffMs: 100,
+  maxBackoffMs: 1_000,
+  probeTimeoutMs: 5_000,
+  readTimeoutMs: 5_000,
+  writeTimeoutMs: 10_000,
+  queryTimeoutMs: 5_000,
+};
+
+export function testRouter(): ConnectionRouter {
+  const policy = createPolicy({ torEnabled: false, i2pEnabled: false });
+  const transports = new Map<TransportName, Transport>([['tcp', new TcpTransport({ gate: policy.gate })]]);
+  return new ConnectionRouter({ policy, transports });
+}
+
+export async function startGrid(t: Pick<TestContext, 'after'>, options: StartGridOptions): Promise<TestGrid> {
+  const root = tempDir(t, 'tahoe-ts-grid-');
+  const nodes: GridNode[] = [];
+  const clients: GridClient[] = [];
+  t.after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await Promise.all(nodes.map((n) => n.kill()));
+    await Promise.all(nodes.map((n) => n.store.close()));
+  });
+  const readonly = new Set(options.readonly ?? []);
+  for (let index = 0; index < options.servers; index++) {
+    nodes.push(await startNode(root, index, readonly.has(index), options.reservedSpace?.(index)));
+  }
+  return {
+    nodes,
+    staticServers: () => nodes.map((n) => n.staticServer),
+    async client(clientOptions = {}) {
+      const { waitFor, ...rest } = clientOptions;
+      const client = createGridClient({
+        router: testRouter(),
+        leaseSecret: randomBytes(32),
+        convergenceSecret: randomBytes(32),
+        encoding: { k: 3, happy: 7, n: 10, maxSegmentSize: 128 * 1024 },
+        ...rest,
+        timing: { ...TEST_TIMING, ...rest.timing },
+      });
+      clients.push(client);
+      for (const n of nodes) client.addStaticServer(n.staticServer);
+      await client.waitForServers(waitFor ?? nodes.filter((n) => n.running).length, { timeoutMs: 20_000 });
+      return client;
+    },
+  };
+}
+
+async function startNode(root: string, index: number, readonly: boolean, reservedSpace: number | undefined): Promise<GridNode> {
+  const cert = await certificateFor(index);
+  const key = NodeKey.generate();
+  const storageDir = path.join(root, `server-${index}`, 'storage');
+  const store = await ShareStore.open({ storageDir, nodeId: tubIdBytes(cert.certificate), readonly, ...(reservedSpace === undefined ? {} : { reservedSpace }) });
+  const swissnum = base32Encode(randomBytes(20));
+  const nickname = `server-${index}`;
+  let server: StorageServer | undefined;
+  let port = 0;
+  const start = async (): Promise<void> => {
+    const s = new StorageServer({ store, identity: { certPem: cert.certPem, keyPem: cert.keyPem }, swissnum });
+    const listener = await s.listen('127.0.0.1', port);
+    port = listener.port;
+    server = s;
+  };
+  await start();
+  const announcement = {
+    'anonymous-storage-FURL': `pb://${tubIdOf(cert.certificate)}@tcp:127.0.0.1:${port}/${swissnum}`,
+    'anonymous-storage-NURLs': [`pb://${spkiHash(cert.certificate)}@127.0.0.1:${port}/${swissnum}#v=1`],
+    nickname,
+    'permutation-seed-base32': permutationSeedOf(key.publicKey),
+  };
+  const sharesOf = async (dir: string): Promise<number[]> => {
+    try {
+      return (await readdir(dir)).filter((f) => /^\d+$/.test(f)).map(Number).sort((a, b) => a - b);
+    } catch {
+      return [];
+    }
+  };
+  const node: GridNode = {
+    index,
+    nickname,
+    serverId: key.serverId(),
+    storageDir,
+    get port() {
+      return port;
+    },
+    store,
+    staticServer: { serverId: key.serverId(), announcement },
+    get running() {
+      return server !== undefined;
+    },
+    async kill() {
+      const s = server;
+      server = undefined;
+      await s?.close();
+    },
+    async restart() {
+      if (server === undefined) await start();
+    },
+    listShares: (si) => sharesOf(path.join(store.sharesDir, si.slice(0, 2), si)),
+    listIncoming: (si) => sharesOf(path.join(store.incomingDir, si.slice(0, 2), si)),
+    sharePath: (si, shnum) => path.join(store.sharesDir, si.slice(0, 2), si, String(shnum)),
+    async advisoryCount() {
+      try {
+        return (await readdir(store.advisoryDir)).length;
+      } catch {
+        return 0;
+      }
+    },
+  };
+  return node;
+}
