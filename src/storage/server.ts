@@ -157,6 +157,8 @@ export class StorageServer {
         // Node checks header/request deadlines on this interval.
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(this.limits.headersTimeoutMs / 4))),
         noDelay: true,
+        // HTTP/1.1 wants a Host header; its value means nothing here, so do not insist.
+        requireHostHeader: false,
       },
       (req, res) => void this.handle(req, res),
     );
@@ -253,6 +255,11 @@ export class StorageServer {
   }
 
   private sendError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+    if (res.destroyed || req.socket.destroyed) {
+      // The client went away (or was timed out) mid-request: nobody to answer.
+      this.log.debug(`request abandoned by the client: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
     let status: number;
     let body: string;
     let headers: Record<string, string> = {};
