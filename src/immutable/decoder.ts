@@ -237,8 +237,9 @@ export class ChkFileReader {
   }
 
   /**
-   * Fully verify every candidate share (all blocks, its hash trees, its share hash chain)
-   * without decrypting; works with a verify cap. Failed shares are reported as usual.
+   * Fully verify every candidate share (all blocks, its hash trees, its share hash chain,
+   * its copy of the UEB) without decrypting; works with a verify cap. Failed shares are
+   * reported as usual.
    */
   async verifyShares(signal?: AbortSignal): Promise<{ healthy: number[]; failures: readonly ShareFailure[] }> {
     const healthy: number[] = [];
@@ -246,6 +247,12 @@ export class ChkFileReader {
       if (state.status === 'failed') continue;
       try {
         await this.activate(state);
+        // a verifier also checks the share's own copy of the UEB (a reader needs only one)
+        if (!uriExtensionHash(await readUeb(state, signal)).equals(this.cap.uebHash)) {
+          throw new TahoeError('ShareCorrupt', `${describeShare(state)}: its URI extension block does not match the cap`, {
+            details: { shareNumber: state.shareNumber, reason: 'ueb-hash' },
+          });
+        }
         const ownCrypttextTree = new IncompleteHashTree(this.plan.numSegments, this.uriExtension.crypttextRootHash);
         for (let s = 0; s < this.plan.numSegments; s++) {
           throwIfAborted(signal);

@@ -192,11 +192,12 @@ test('verify caps check every share without decrypting', async () => {
   const { sink, cap } = await encode(data, 3, 6, 4096);
   const readers = readersFor(sink.shares);
   readers[4].bytes[parseShareHeader(readers[4].bytes).offsets.plaintextHashTree - 2] ^= 1; // last block of share 4
+  readers[2].bytes[readers[2].bytes.length - 5] ^= 1; // share 2's copy of the UEB, which a reader never needs
   const verifier = chkVerifierOf(cap);
   const file = await ChkFileReader.open(verifier, readers);
   const { healthy, failures } = await file.verifyShares();
-  assert.deepEqual(healthy, [0, 1, 2, 3, 5]);
-  assert.deepEqual(failures.map((f) => [f.shareNumber, f.error.kind]), [[4, 'ShareCorrupt']]);
+  assert.deepEqual(healthy, [0, 1, 3, 5]);
+  assert.deepEqual(failures.map((f) => [f.shareNumber, f.error.kind]), [[2, 'ShareCorrupt'], [4, 'ShareCorrupt']]);
   await assert.rejects(collect(file.read()), (e: unknown) => isTahoeError(e, 'CapInvalid'));
 });
 
