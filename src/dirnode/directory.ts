@@ -350,15 +350,21 @@ export function unpackDirectory(data: Uint8Array, options: UnpackOptions = {}): 
     const [nameBytes, roBytes, rwcapdata, metadataBytes] = fields;
     if (!mutable && rwcapdata.length > 0) throw integrity('an immutable directory holds encrypted write-cap data');
     let name: string;
+    try {
+      name = normalizeName(UTF8.decode(nameBytes));
+    } catch (e) {
+      throw integrity('a child name is not valid UTF-8', e);
+    }
+    // Caps are ASCII; one that is not even UTF-8 cannot be used, so that child is
+    // skipped rather than making the whole directory unreadable.
     let ro: string;
     let rw = '';
     try {
-      name = normalizeName(UTF8.decode(nameBytes));
       ro = UTF8.decode(roBytes);
       if (writekey !== undefined) rw = UTF8.decode(decryptChildWriteCap(writekey, rwcapdata));
-    } catch (e) {
-      if (e instanceof TahoeError) throw e;
-      throw integrity('a name or cap is not valid UTF-8', e);
+    } catch {
+      skipped.push({ name, reason: 'a cap of this child is not valid UTF-8 (damaged, or encrypted with another writekey)' });
+      continue;
     }
     // Tahoe ≥ 1.6 strips trailing spaces (room for padding the length of caps).
     rw = rw.replace(/ +$/, '');

@@ -25,7 +25,7 @@ import type { MutableWriteCap } from './caps.js';
 import { checkKeyMatchesCap, encodeSegment, type EncodedMutableVersion } from './encoder.js';
 import { retrieveVersion, type InspectedShare, type MutableVersion, type ShareFailure } from './decoder.js';
 import {
-  SALT_SIZE, encodeMdmfOffsets, encodeShareHashChain, mdmfSignedPrefix, mutableGeometry, packCheckstring,
+  MDMF_CHECKSTRING_LENGTH, SALT_SIZE, SDMF_CHECKSTRING_LENGTH, encodeMdmfOffsets, encodeShareHashChain, mdmfSignedPrefix, mutableGeometry, packCheckstring,
   parseBlockHashTree, parseCheckstring, type MutableShareHeader,
 } from './layout.js';
 
@@ -82,6 +82,11 @@ export function planPublish(version: EncodedMutableVersion, known: KnownCheckstr
       newLength: share.length,
     };
   });
+}
+
+/** The read vector to send with a write: the checkstring of every share the server holds. */
+export function checkstringReadVector(format: 'SDMF' | 'MDMF'): { offset: number; size: number } {
+  return { offset: 0, size: format === 'SDMF' ? SDMF_CHECKSTRING_LENGTH : MDMF_CHECKSTRING_LENGTH };
 }
 
 /** A server's answer to a read-test-write request. */

@@ -215,3 +215,16 @@ test('updateMetadata keeps linkcrtime, refreshes linkmotime, keeps tahoe when us
   const legacy = updateMetadata(pyObject([['ctime', new PyFloat(7)]]), undefined, 9);
   assert.equal(pyJsonDumps(legacy), '{"ctime": 7.0, "tahoe": {"linkcrtime": 7.0, "linkmotime": 9.0}}');
 });
+
+test('a child whose cap is not UTF-8 is skipped; a name that is not UTF-8 makes the directory unreadable', async () => {
+  const { netstring } = await import('../../src/crypto/netstring.js');
+  const entry = (name: Buffer, ro: Buffer): Buffer => netstring(Buffer.concat([netstring(name), netstring(ro), netstring(Buffer.alloc(0)), netstring('{}')]));
+  const good = entry(Buffer.from('ok'), Buffer.from(CHK));
+  const res = unpackDirectory(Buffer.concat([entry(Buffer.from('bad'), Buffer.from([0x55, 0xff])), good]));
+  assert.deepEqual(res.children.map((c) => c.name), ['ok']);
+  assert.deepEqual(res.skipped.map((s) => s.name), ['bad']);
+  assert.throws(() => unpackDirectory(Buffer.concat([entry(Buffer.from([0xc3]), Buffer.from(CHK)), good])), (e: unknown) => isTahoeError(e, 'IntegrityError'));
+  assert.throws(() => unpackDirectory(Buffer.concat([good, Buffer.from('3:abc')])), (e: unknown) => isTahoeError(e, 'IntegrityError'));
+  const badJson = netstring(Buffer.concat([netstring('x'), netstring(CHK), netstring(''), netstring('[1]')]));
+  assert.throws(() => unpackDirectory(badJson), (e: unknown) => isTahoeError(e, 'IntegrityError') && /not a JSON object/.test(e.message));
+});

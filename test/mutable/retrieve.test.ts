@@ -12,7 +12,7 @@ import {
   bytesShareReader, decodeMutableShares, inspectShares, recoverSigningKey, retrieveVersion, verifyShare, type ShareFailure,
 } from '../../src/mutable/decoder.js';
 import { unpackMutableShare, blockRegion } from '../../src/mutable/layout.js';
-import { applyWrites, interpretWriteResponse, planMdmfUpdate, planPublish } from '../../src/mutable/update.js';
+import { applyWrites, checkstringReadVector, interpretWriteResponse, planMdmfUpdate, planPublish } from '../../src/mutable/update.js';
 import { isTahoeError } from '../../src/errors.js';
 
 let keyPromise: Promise<MutableSigningKey> | undefined;
@@ -110,6 +110,8 @@ test('ranges read only the segments they need; a verify cap checks every block',
 test('read-test-write: new shares test for absence, updates test the old checkstring, conflicts are reported', async () => {
   const { key, cap } = await fixture('SDMF');
   const v1 = encodeMutableVersion(cap, key, data(100), { format: 'SDMF', k: 1, n: 2, seqnum: 1 });
+  assert.deepEqual(checkstringReadVector('SDMF'), { offset: 0, size: 57 });
+  assert.deepEqual(checkstringReadVector('MDMF'), { offset: 0, size: 41 });
   const fresh = planPublish(v1);
   assert.deepEqual(fresh[0].test, [{ offset: 0, size: 1, specimen: Buffer.alloc(0) }]);
   assert.equal(fresh[0].newLength, v1.shares[0].length);
