@@ -259,7 +259,7 @@ class ChkUpload {
       const known = this.ctx.broker.all().length;
       throw new TahoeError('UploadUnhappy', `only ${servers.length} storage server${servers.length === 1 ? ' is' : 's are'} connected, shares.happy = ${this.happy} needs at least ${this.happy}`, {
         hint: known < this.happy
-          ? `this client knows ${known} server${known === 1 ? '' : 's'}: check the introducer connection or add servers to private/servers.yaml, or lower [client] shares.happy`
+          ? `this client knows only ${known} server${known === 1 ? '' : 's'} and shares.happy = ${this.happy} needs at least ${this.happy}: check the introducer connection or add servers to private/servers.yaml, or lower [client] shares.happy`
           : `${known - servers.length} known server${known - servers.length === 1 ? ' is' : 's are'} not connected (see the welcome page for why); wait for them or lower [client] shares.happy`,
         details: { connected: servers.length, known, happy: this.happy },
       });

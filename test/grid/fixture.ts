@@ -24,7 +24,8 @@ import { createPolicy } from '../../src/net/policy.js';
 import { TcpTransport } from '../../src/net/tcp.js';
 import { ConnectionRouter } from '../../src/net/router.js';
 import type { Transport, TransportName } from '../../src/net/transport.js';
-import { createGridClient, type GridClient, type GridClientOptions, type GridTiming, type StaticServer } from '../../src/grid/client.js';
+import { createGridClient, defaultStorageApiFactory, type GridClient, type GridClientOptions, type GridTiming, type StaticServer } from '../../src/grid/client.js';
+import type { CallOptions, StorageApi, StorageApiFactory } from '../../src/grid/storage-api.js';
 import { tempDir } from '../helpers/tmp.js';
 import { randomBytes } from 'node:crypto';
 
@@ -39,6 +40,8 @@ export interface GridNode {
   readonly index: number;
   readonly nickname: string;
   readonly serverId: string;
+  /** The 20 TubID bytes (lease secrets are derived from them). */
+  readonly tubId: Buffer;
   readonly storageDir: string;
   readonly port: number;
   readonly store: ShareStore;
@@ -161,6 +164,7 @@ async function startNode(root: string, index: number, readonly: boolean, reserve
     index,
     nickname,
     serverId: key.serverId(),
+    tubId: tubIdBytes(cert.certificate),
     storageDir,
     get port() {
       return port;
@@ -190,4 +194,48 @@ async function startNode(root: string, index: number, readonly: boolean, reserve
     },
   };
   return node;
+}
+
+export type ApiMethod = Exclude<keyof StorageApi, 'close'>;
+export interface ApiCall {
+  method: ApiMethod;
+  /** The server's label: `server-<index> (v0-…)`. */
+  peer: string;
+  /** The call's options (its abort signal is there). */
+  options: CallOptions | undefined;
+}
+
+/**
+ * The real storage client with a hook before every call, for observing traffic and for
+ * fault injection (throw to fail a call, await to delay or stall it).
+ */
+export function hookedFactory(hook: (call: ApiCall) => Promise<void> | void, timing: Partial<GridTiming> = TEST_TIMING): StorageApiFactory {
+  const real = defaultStorageApiFactory(timing);
+  return (params) => {
+    const api = real(params);
+    const run = async <T>(method: ApiMethod, options: CallOptions | undefined, fn: () => Promise<T>): Promise<T> => {
+      await hook({ method, peer: params.peer, options });
+      return fn();
+    };
+    return {
+      version: (o) => run('version', o, () => api.version(o)),
+      listImmutableShares: (si, o) => run('listImmutableShares', o, () => api.listImmutableShares(si, o)),
+      allocateImmutable: (si, r, o) => run('allocateImmutable', o, () => api.allocateImmutable(si, r, o)),
+      writeImmutable: (si, sh, s, off, d, o) => run('writeImmutable', o, () => api.writeImmutable(si, sh, s, off, d, o)),
+      abortImmutable: (si, sh, s, o) => run('abortImmutable', o, () => api.abortImmutable(si, sh, s, o)),
+      readImmutable: (si, sh, off, len, o) => run('readImmutable', o, () => api.readImmutable(si, sh, off, len, o)),
+      adviseCorruptImmutable: (si, sh, r, o) => run('adviseCorruptImmutable', o, () => api.adviseCorruptImmutable(si, sh, r, o)),
+      renewLease: (si, r, c, o) => run('renewLease', o, () => api.renewLease(si, r, c, o)),
+      close: () => api.close(),
+    };
+  };
+}
+
+/** Resolves when `signal` aborts (a stalled call that only an abort ends). */
+export function untilAborted(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal === undefined) return;
+    if (signal.aborted) reject(signal.reason as Error);
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
 }
