@@ -13,6 +13,9 @@
  * Everything is cleaned up in `t.after`, also when the test fails.
  */
 import path from 'node:path';
+import net from 'node:net';
+import { openSocket, OPEN_GATE } from '../../src/net/socket.js';
+import { StorageClient } from '../../src/storage/client.js';
 import { readdir } from 'node:fs/promises';
 import type { TestContext } from 'node:test';
 import { createNodeCertificate, spkiHash, tubIdBytes, tubIdOf, type NodeCertificate } from '../../src/crypto/certificate.js';
@@ -60,6 +63,13 @@ export interface GridNode {
   sharePath(si: string, shareNumber: number): string;
   /** Corruption advisories the server has received. */
   advisoryCount(): Promise<number>;
+  /**
+   * Stall: the port keeps accepting connections but never answers a byte (existing
+   * connections are dropped, so clients must reconnect into the silence). `restart()` ends it.
+   */
+  stall(): Promise<void>;
+  /** A storage client straight to this server (no broker), for setting up test situations. */
+  storageClient(): StorageClient;
 }
 
 export interface StartGridOptions {
@@ -139,15 +149,25 @@ async function startNode(root: string, index: number, readonly: boolean, reserve
   const swissnum = base32Encode(randomBytes(20));
   const nickname = `server-${index}`;
   let server: StorageServer | undefined;
+  let staller: net.Server | undefined;
+  const stalled = new Set<net.Socket>();
   let port = 0;
+  const stopStalling = async (): Promise<void> => {
+    const s = staller;
+    staller = undefined;
+    for (const socket of stalled) socket.destroy();
+    stalled.clear();
+    if (s !== undefined) await new Promise<void>((resolve) => s.close(() => resolve()));
+  };
   const start = async (): Promise<void> => {
+    await stopStalling();
     const s = new StorageServer({ store, identity: { certPem: cert.certPem, keyPem: cert.keyPem }, swissnum });
     const listener = await s.listen('127.0.0.1', port);
     port = listener.port;
     server = s;
   };
   await start();
-  const announcement = {
+  const announcement: Record<string, unknown> = {
     'anonymous-storage-FURL': `pb://${tubIdOf(cert.certificate)}@tcp:127.0.0.1:${port}/${swissnum}`,
     'anonymous-storage-NURLs': [`pb://${spkiHash(cert.certificate)}@127.0.0.1:${port}/${swissnum}#v=1`],
     nickname,
@@ -178,6 +198,24 @@ async function startNode(root: string, index: number, readonly: boolean, reserve
       const s = server;
       server = undefined;
       await s?.close();
+      await stopStalling();
+    },
+    async stall() {
+      await node.kill();
+      staller = net.createServer((socket) => {
+        stalled.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => stalled.delete(socket));
+      });
+      const s = staller;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, '127.0.0.1', () => resolve());
+      });
+    },
+    storageClient() {
+      const nurl = (announcement['anonymous-storage-NURLs'] as string[])[0];
+      return StorageClient.fromNurl(nurl, (signal) => openSocket({ host: '127.0.0.1', port }, { gate: OPEN_GATE, purpose: 'direct', signal }), { peer: nickname });
     },
     async restart() {
       if (server === undefined) await start();
@@ -238,4 +276,11 @@ export function untilAborted(signal: AbortSignal | undefined): Promise<never> {
     if (signal.aborted) reject(signal.reason as Error);
     signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
   });
+}
+
+/** The whole stream in one buffer (tests only: the point of streams is not to do this). */
+export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
 }

@@ -14,15 +14,9 @@ import { storedSecret } from '../../src/storage/containers.js';
 import { base32Decode } from '../../src/crypto/base32.js';
 import { isTahoeError } from '../../src/errors.js';
 import type { TransferProgress } from '../../src/grid/client.js';
-import { hookedFactory, startGrid, type ApiMethod, type TestGrid } from './fixture.js';
+import { collect, hookedFactory, startGrid, type ApiMethod, type TestGrid } from './fixture.js';
 
 const SEGMENT = 128 * 1024; // the fixture's maxSegmentSize
-
-export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(Buffer.from(c));
-  return Buffer.concat(parts);
-}
 
 async function sharesBySever(grid: TestGrid, si: string): Promise<number[][]> {
   return Promise.all(grid.nodes.map((n) => n.listShares(si)));
