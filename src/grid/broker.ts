@@ -310,7 +310,7 @@ export class StorageBroker {
   }
 
   private backoffDelay(server: StorageServer): number {
-    const exp = Math.min(this.timing.maxBackoffMs, this.timing.minBackoffMs * 2 ** Math.min(30, server.failures));
+    const exp = Math.min(this.timing.maxBackoffMs, this.timing.minBackoffMs * 2 ** Math.min(30, Math.max(0, server.failures - 1)));
     // Full range 50–100 % of the step: spreads retries of servers that failed together.
     return Math.max(1, Math.round(exp * (0.5 + 0.5 * this.random())));
   }
