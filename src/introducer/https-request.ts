@@ -94,7 +94,8 @@ export async function introducerRequest(nurl: Nurl, connect: Connect, request: I
         host: nurl.host,
         port: nurl.port,
         headers,
-        agent: false,
+        // No agent: with `agent: false` Node would make a private Agent that opens its own
+        // TCP connection to host:port, bypassing the router and the egress gate.
         createConnection: () => socket as Socket,
       });
       let settled = false;

@@ -3,6 +3,8 @@
  * behind a real TCP listener on 127.0.0.1 (real TLS, real pinning), a connection router
  * over the real TCP transport, and announcement helpers.
  */
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TestContext } from 'node:test';
 import { createNodeCertificate, spkiHash, type NodeCertificate } from '../../src/crypto/certificate.js';
 import { NodeKey } from '../../src/crypto/node-key.js';
@@ -25,6 +27,8 @@ export function introducerCertificate(): Promise<NodeCertificate> {
 
 export interface RunningIntroducer {
   server: IntroducerServer;
+  /** TCP connections accepted so far (one per request: the client never pools). */
+  readonly connections: number;
   nurl: Nurl;
   port: number;
   /** Stop listening and drop every connection (a crash, as subscribers see it). */
@@ -40,10 +44,14 @@ export async function startIntroducer(t: Pick<TestContext, 'after'>, options: Pa
   let server: IntroducerServer | undefined;
   let listener: Listener | undefined;
   let port = options.port ?? 0;
+  let connections = 0;
   const open = async (extra: Partial<IntroducerServerOptions>): Promise<void> => {
     const s = new IntroducerServer({ identity: { certPem: cert.certPem, keyPem: cert.keyPem }, swissnum, ...options, ...extra });
     server = s;
-    listener = await tcp.listen({ kind: 'tcp', host: '127.0.0.1', port }, (stream) => s.acceptConnection(stream));
+    listener = await tcp.listen({ kind: 'tcp', host: '127.0.0.1', port }, (stream) => {
+      connections++;
+      s.acceptConnection(stream);
+    });
     const hint = listener.hints[0];
     if (hint.kind !== 'tcp') throw new Error('unexpected hint');
     port = hint.port;
@@ -62,6 +70,9 @@ export async function startIntroducer(t: Pick<TestContext, 'after'>, options: Pa
     get server() {
       return server as IntroducerServer;
     },
+    get connections() {
+      return connections;
+    },
     nurl: { scheme: 'pb', spkiHash: spkiHash(cert.certificate), host: '127.0.0.1', port, swissnum },
     get port() {
       return port;
@@ -73,6 +84,26 @@ export async function startIntroducer(t: Pick<TestContext, 'after'>, options: Pa
     },
   };
   return running;
+}
+
+/**
+ * A stand-in introducer that answers every request with `answer` (fault injection: a
+ * lying or broken introducer), over real TLS with the introducer certificate.
+ */
+export async function startFakeIntroducer(t: Pick<TestContext, 'after'>, answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<Nurl> {
+  const cert = await introducerCertificate();
+  const server = https.createServer({ cert: cert.certPem, key: cert.keyPem }, answer);
+  const tcp = new TcpTransport({ gate: OPEN_GATE });
+  const listener = await tcp.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 }, (stream) => server.emit('connection', stream));
+  t.after(async () => {
+    await listener.close();
+    server.closeAllConnections();
+    server.close();
+    await tcp.close();
+  });
+  const hint = listener.hints[0];
+  if (hint.kind !== 'tcp') throw new Error('unexpected hint');
+  return { scheme: 'pb', spkiHash: spkiHash(cert.certificate), host: '127.0.0.1', port: hint.port, swissnum: newSwissnum() };
 }
 
 /** A router that dials 127.0.0.1 directly (no Tor, no I2P). */
