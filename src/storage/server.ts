@@ -14,6 +14,7 @@
  * Secrets and the swissnum are never logged.
  */
 import https from 'node:https';
+import type tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { once } from 'node:events';
@@ -56,9 +57,9 @@ export interface StorageServerLimits {
   headersTimeoutMs?: number;
   /** Time to receive a whole request. Default 300 s. */
   requestTimeoutMs?: number;
-  /** Close a connection silent this long, also mid-request. Default 120 s. */
+  /** Close a connection silent this long while a request is in progress. Default 120 s. */
   idleTimeoutMs?: number;
-  /** Keep idle keep-alive connections this long (1.20 clients pool connections). Default 65 s. */
+  /** Close a connection with no request in progress after this long (1.20 clients pool connections). Default 65 s. */
   keepAliveTimeoutMs?: number;
   /** TLS handshake limit. Default 30 s. */
   handshakeTimeoutMs?: number;
@@ -128,6 +129,8 @@ export class StorageServer {
   private readonly limits: Required<StorageServerLimits>;
   private readonly routes: Route[];
   private readonly listeners: TcpListenerHandle[] = [];
+  private readonly watched = new Map<tls.TLSSocket, { lastActivity: number; bytes: number; active: number }>();
+  private readonly watchdog: NodeJS.Timeout;
 
   constructor(options: StorageServerOptions) {
     if (!/^[a-z2-7]{1,64}$/.test(options.swissnum)) {
@@ -162,7 +165,19 @@ export class StorageServer {
       },
       (req, res) => void this.handle(req, res),
     );
-    this.https.timeout = this.limits.idleTimeoutMs;
+    // Node starts enforcing headersTimeout/requestTimeout when the server emits
+    // 'listening'; this server is fed streams and never listens itself.
+    this.https.emit('listening');
+    // Node's socket idle timeouts do not fire reliably on TLS sockets fed through
+    // 'connection', so idle and keep-alive limits are enforced by a watchdog that looks
+    // at the byte counters (it works the same for TCP, Tor and I2P streams).
+    this.https.on('secureConnection', (socket: tls.TLSSocket) => {
+      this.watched.set(socket, { lastActivity: Date.now(), bytes: -1, active: 0 });
+      socket.once('close', () => this.watched.delete(socket));
+    });
+    const period = Math.max(25, Math.min(1000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.keepAliveTimeoutMs) / 4)));
+    this.watchdog = setInterval(() => this.checkIdle(), period);
+    this.watchdog.unref();
     dropFailedHandshakes(this.https, (err) => this.log.debug('TLS handshake failed:', err.message));
   }
 
@@ -180,7 +195,26 @@ export class StorageServer {
     return listener;
   }
 
+  private checkIdle(): void {
+    const now = Date.now();
+    for (const [socket, state] of this.watched) {
+      const bytes = socket.bytesRead + socket.bytesWritten;
+      if (bytes !== state.bytes) {
+        state.bytes = bytes;
+        state.lastActivity = now;
+        continue;
+      }
+      const limit = state.active > 0 ? this.limits.idleTimeoutMs : this.limits.keepAliveTimeoutMs;
+      if (now - state.lastActivity > limit) {
+        this.log.debug(`closing a connection silent for ${now - state.lastActivity} ms`);
+        this.watched.delete(socket);
+        socket.destroy();
+      }
+    }
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.watchdog);
     await Promise.all(this.listeners.map((l) => l.close()));
     this.listeners.length = 0;
     this.https.closeAllConnections();
@@ -215,6 +249,14 @@ export class StorageServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
+    const watch = this.watched.get(req.socket as tls.TLSSocket);
+    if (watch) {
+      watch.active++;
+      res.once('close', () => {
+        watch.active--;
+        watch.lastActivity = Date.now();
+      });
+    }
     let routeName = '?';
     res.on('error', () => undefined);
     try {
@@ -238,7 +280,12 @@ export class StorageServer {
       const secrets = extractSecrets(req.rawHeaders, chosen.route.secrets);
       await chosen.route.handler({ req, res, si, shnum, secrets });
     } catch (e) {
-      this.sendError(req, res, e);
+      try {
+        this.sendError(req, res, e);
+      } catch (inner) {
+        this.log.error('cannot send an error response:', inner instanceof Error ? inner : String(inner));
+        res.destroy();
+      }
     } finally {
       if (routeName !== 'version' || res.statusCode !== 200) {
         this.log.debug(`${req.method ?? '?'} ${routeName} -> ${res.statusCode} (${Date.now() - started} ms)`);
@@ -255,7 +302,7 @@ export class StorageServer {
   }
 
   private sendError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
-    if (res.destroyed || req.socket.destroyed) {
+    if (res.destroyed || res.socket === null || res.socket.destroyed) {
       // The client went away (or was timed out) mid-request: nobody to answer.
       this.log.debug(`request abandoned by the client: ${e instanceof Error ? e.message : String(e)}`);
       return;
@@ -312,7 +359,7 @@ export class StorageServer {
     if (declared !== undefined && Number(declared) > limit) throw new HttpError(413);
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    for await (const chunk of requestChunks(req)) {
       size += chunk.length;
       if (size > limit) throw new HttpError(413);
       parts.push(chunk);
@@ -376,7 +423,7 @@ export class StorageServer {
     const range = parseContentRange(firstRawHeader(c.req.rawHeaders, 'content-range'));
     if (range === undefined) throw new HttpError(416);
     this.requireCborAccept(c.req);
-    const result = await this.store.writeImmutable(c.si, c.shnum, c.secrets.get('upload-secret') as Buffer, range.first, range.last - range.first + 1, c.req);
+    const result = await this.store.writeImmutable(c.si, c.shnum, c.secrets.get('upload-secret') as Buffer, range.first, range.last - range.first + 1, requestChunks(c.req));
     this.sendCbor(c.res, result.complete ? 201 : 200, buildWriteResponse(result.required));
   }
 
@@ -437,6 +484,61 @@ export class StorageServer {
     } finally {
       await reader.close();
     }
+  }
+}
+
+/**
+ * The request body as an async iterable that, unlike iterating the request itself, does
+ * not destroy the connection when the consumer stops early (a 409 or 413 must still reach
+ * the client; the error path then closes the connection with `Connection: close`).
+ */
+async function* requestChunks(req: IncomingMessage): AsyncGenerator<Buffer> {
+  const queue: Buffer[] = [];
+  let ended = req.readableEnded;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const onData = (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= 4) req.pause();
+    wake?.();
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onFailure = (err?: Error) => {
+    failure ??= err instanceof Error ? err : new TahoeError('ServerUnreachable', 'the client closed the connection mid-request');
+    wake?.();
+  };
+  const onClose = () => {
+    if (!req.complete) onFailure();
+  };
+  req.on('data', onData);
+  req.on('end', onEnd);
+  req.on('error', onFailure);
+  req.on('aborted', onFailure);
+  req.on('close', onClose);
+  req.resume();
+  try {
+    while (true) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        if (queue.length < 2 && !ended) req.resume();
+        yield chunk;
+        continue;
+      }
+      if (failure) throw failure;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onFailure);
+    req.off('aborted', onFailure);
+    req.off('close', onClose);
+    if (!ended) req.pause();
   }
 }
 
