@@ -579,6 +579,8 @@ export class SamSession {
   private dead = false;
   private readonly channel: ControlChannel;
   private readonly lookupCache = new Map<string, string>();
+  /** Cancelled when the session dies (see whileAlive). */
+  private readonly inFlight = new Set<AbortController>();
 
   constructor(
     readonly client: SamClient,
@@ -593,6 +595,7 @@ export class SamSession {
     this.closed = new Promise<void>((resolve) => {
       control.socket.once('close', () => {
         this.dead = true;
+        for (const c of this.inFlight) c.abort();
         resolve();
       });
     });
@@ -618,6 +621,32 @@ export class SamSession {
   }
 
   /**
+   * `signal` combined with the session's death: a stream command in flight on another
+   * socket does not notice by itself that the session's control socket closed (i2pd leaves
+   * a pending ACCEPT open), so it is cancelled and reported as SESSION_CLOSED.
+   */
+  private async whileAlive<T>(signal: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const died = new AbortController();
+    this.inFlight.add(died);
+    if (!this.isAlive) died.abort();
+    const combined = signal ? AbortSignal.any([signal, died.signal]) : died.signal;
+    try {
+      return await run(combined);
+    } catch (e) {
+      if (died.signal.aborted && !signal?.aborted) {
+        throw new TahoeError('SamRefused', `I2P session ${this.id} closed while a stream command was pending`, {
+          cause: e,
+          hint: 'the router ended the session (it may have restarted); a new session is created on the next attempt',
+          details: { result: 'SESSION_CLOSED' },
+        });
+      }
+      throw e;
+    } finally {
+      this.inFlight.delete(died);
+    }
+  }
+
+  /**
    * `NAMING LOOKUP` on the session's control socket: works for `ME` (our own destination)
    * and for other names. Cached. Commands on the control socket are serialised.
    */
@@ -638,14 +667,18 @@ export class SamSession {
    */
   async connect(destination: string, options: ConnectOptions = {}): Promise<net.Socket> {
     this.assertAlive();
-    const conn = await this.client.open(`connect ${this.id}`, options.signal);
+    return this.whileAlive(options.signal, (signal) => this.connectNow(destination, signal, options.firstByteTimeoutMs));
+  }
+
+  private async connectNow(destination: string, signal: AbortSignal, firstByteTimeoutMs: number | undefined): Promise<net.Socket> {
+    const conn = await this.client.open(`connect ${this.id}`, signal);
     try {
       const reply = await conn.request(
         formatCommand('STREAM', 'CONNECT', [['ID', this.id], ['DESTINATION', destination], ['SILENT', 'false']]),
         ['STREAM', 'STATUS'],
         'connecting over I2P',
         this.client.timeouts.connectReplyMs,
-        options.signal,
+        signal,
       );
       checkOk(conn, reply, 'connect');
     } catch (e) {
@@ -653,7 +686,7 @@ export class SamSession {
       throw e;
     }
     const socket = conn.socket;
-    if (options.firstByteTimeoutMs !== undefined) armFirstByteTimer(socket, options.firstByteTimeoutMs);
+    if (firstByteTimeoutMs !== undefined) armFirstByteTimer(socket, firstByteTimeoutMs);
     return socket;
   }
 
@@ -663,18 +696,22 @@ export class SamSession {
    */
   async accept(options: { signal?: AbortSignal; onPending?: () => void } = {}): Promise<AcceptedStream> {
     this.assertAlive();
-    const conn = await this.client.open(`accept ${this.id}`, options.signal);
+    return this.whileAlive(options.signal, (signal) => this.acceptNow(signal, options.onPending));
+  }
+
+  private async acceptNow(signal: AbortSignal, onPending: (() => void) | undefined): Promise<AcceptedStream> {
+    const conn = await this.client.open(`accept ${this.id}`, signal);
     try {
       const reply = await conn.request(
         formatCommand('STREAM', 'ACCEPT', [['ID', this.id], ['SILENT', 'false']]),
         ['STREAM', 'STATUS'],
         'registering an I2P accept',
         this.client.timeouts.acceptReplyMs,
-        options.signal,
+        signal,
       );
       checkOk(conn, reply, 'accept');
-      options.onPending?.();
-      const line = await conn.readLine('waiting for an incoming I2P stream', 0, options.signal);
+      onPending?.();
+      const line = await conn.readLine('waiting for an incoming I2P stream', 0, signal);
       const peerDestination = parsePeerLine(line);
       return { socket: conn.socket, peerDestination };
     } catch (e) {

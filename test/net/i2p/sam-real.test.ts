@@ -1,8 +1,8 @@
 /**
  * The SAM client against a real offline i2pd 2.45 (two session waves ≈ 45 s): an offline
  * generated destination accepted by the router, streams both ways, b32 and ME lookups,
- * FORWARD, DEST GENERATE, DUPLICATED_ID, CANT_REACH_PEER, and the same address after the
- * session is re-created from the saved key.
+ * FORWARD, DEST GENERATE, DUPLICATED_ID, CANT_REACH_PEER, and the same address when the
+ * saved key is used again on a fresh router.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,21 +113,23 @@ test('SAM v3.1 against a real offline i2pd', async (t) => {
     await assert.rejects(client.lookup('no-such-name.i2p'), (e: unknown) => isTahoeError(e, 'I2pAddressInvalid'));
   }));
 
-  await t.test('wave 2: the same key after the session is re-created keeps its address and accepts streams', withRouterLog(router, async () => {
+  await t.test('wave 2: the saved key, re-created on a fresh router, keeps its address and accepts streams', withRouterLog(router, async () => {
+    // A fresh router, as after a restart with [i2p] launch = true. (On the same i2pd 2.45
+    // router a destination re-created after its session was gone gets no streams, and one
+    // re-created within ~5 s shares the dying destination: see docs/i2p.md.)
     const privateKey = a.revealPrivateKey();
     await a.close();
     assert.equal(a.isAlive, false);
-    const again = await client.createSession({ destination: privateKey, options: opts });
-    t.after(() => again.close());
+    const router2 = await startTestRouter(t);
+    assert.ok(router2);
+    const client2 = new SamClient({ endpoint: router2.samEndpoint, gate: OPEN_GATE, timeouts: router2.timeouts });
+    const [again, dialer] = await Promise.all([
+      client2.createSession({ destination: privateKey, options: router2.sessionOptions }),
+      client2.createSession({ destination: 'TRANSIENT', options: router2.sessionOptions }),
+    ]);
+    t.after(() => Promise.all([again.close(), dialer.close()]));
     assert.equal(again.b32, own.b32);
     assert.equal(await again.lookup('ME'), own.destinationBase64);
-    const accepting = again.accept();
-    const out = await b.connect(own.b32, { firstByteTimeoutMs: 15_000 });
-    out.write('after restart');
-    const { socket } = await accepting;
-    const got = await readExactly(socket, 13);
-    assert.equal(got.first.toString(), 'after restart');
-    out.destroy();
-    socket.destroy();
+    await exchange(dialer, again, own.b32);
   }));
 });
