@@ -3,9 +3,11 @@
  * Keep one line per command module.
  */
 import type { Command } from 'commander';
+import * as admin from './admin.js';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
 import * as debug from './debug.js';
+import * as run from './run.js';
 
 export type CommandModule = { register(program: Command): void };
 
@@ -13,4 +15,6 @@ export const COMMAND_MODULES: CommandModule[] = [
   createNode,
   checkConfig,
   debug,
+  admin,
+  run,
 ];

@@ -1,0 +1,89 @@
+/**
+ * `tahoe-ts run [-d DIR]`: start the node in the foreground (node/node.ts `TahoeNode`).
+ *
+ * Logs go to stderr and `logs/tahoe-ts.log`; once the node is up, where the web gateway
+ * and the storage server are reachable is printed on stdout (addresses redacted unless
+ * `[node] log_sensitive = true`; NURLs never, they hold the swissnum). SIGTERM and SIGINT
+ * stop the node cleanly (listeners closed, onion services removed, a launched tor
+ * stopped) and exit 0, also while it is still starting (e.g. waiting for Tor); a second
+ * signal exits at once. A start that fails prints the error kind and a hint and exits
+ * with the code for its kind (docs/cli.md): 78 configuration or privacy, 69 Tor/I2P or a
+ * port unavailable, …
+ *
+ * Unlike Tahoe-LAFS 1.19+, tahoe-ts does not stop when stdin closes; `--allow-stdin-close`
+ * is accepted for scripts written for Tahoe.
+ */
+import { Command } from 'commander';
+import { TahoeError } from '../../errors.js';
+import { redact } from '../../log.js';
+import { TahoeNode, type NodeProgress } from '../../node/node.js';
+import { createWebGateway } from '../../web/gateway.js';
+import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+
+export function register(program: Command): void {
+  const cmd = new Command('run')
+    .description('Run the node in the foreground until SIGTERM or SIGINT (Ctrl-C).')
+    .option('--allow-stdin-close', 'accepted for compatibility with Tahoe-LAFS (tahoe-ts never stops when stdin closes)')
+    .addHelpText('after', `
+Starts what tahoe.cfg enables: storage server, grid client, introducer service, web gateway.
+Writes node.url (the web gateway) and private/api_auth_token; logs to stderr and logs/tahoe-ts.log.
+Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor, I2P or a port unavailable.`);
+  withNodeDirectory(cmd);
+  cmd.action(async (_flags: { allowStdinClose?: boolean }, self: Command) => {
+    const directory = nodeDirectoryOf(self);
+    const abort = new AbortController();
+    let stopRequested: (() => void) | undefined;
+    const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`${signal} again: exiting without waiting for a clean stop\n`);
+        process.exit(EXIT.FAILURE);
+      }
+      process.stderr.write(`${signal}: stopping the node\n`);
+      abort.abort(new TahoeError('Aborted', `stopped by ${signal} while starting`, { hint: 'the node was asked to stop' }));
+      stopRequested?.();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    // Keep the process alive while the node waits (a client-only node may have no socket open).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    try {
+      let node: TahoeNode;
+      try {
+        node = await TahoeNode.start({
+          directory,
+          webGateway: createWebGateway,
+          signal: abort.signal,
+          onProgress: (p: NodeProgress) => {
+            if (p.phase === 'tor' && p.percent !== undefined && process.stderr.isTTY) process.stderr.write(`\rtor: ${p.percent}%   `);
+          },
+        });
+      } catch (e) {
+        if (abort.signal.aborted) {
+          process.exitCode = EXIT.OK;
+          return;
+        }
+        throw e;
+      }
+      const reveal = node.logger.revealsAddresses;
+      const lines: string[] = [`tahoe-ts ${node.nodeType} node running in ${directory} (server id ${node.serverId})`];
+      if (node.webUrl !== undefined) lines.push(`web gateway: ${node.webUrl}`);
+      for (const l of node.listenerInfo()) lines.push(`${node.nodeType === 'introducer' ? 'introducer' : 'storage'} reachable via ${redact(l.description, reveal)}`);
+      if (node.nodeType === 'introducer') lines.push(`introducer NURLs (${node.introducerNurls.length}) are in ${directory}/private/introducer.furl`);
+      if (node.storageNurls.length > 0) lines.push(`storage announced with ${node.storageNurls.length} NURL${node.storageNurls.length === 1 ? '' : 's'}`);
+      process.stdout.write(lines.join('\n') + '\n');
+      await stopped;
+      await node.stop();
+      process.exitCode = EXIT.OK;
+    } finally {
+      clearInterval(keepAlive);
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    }
+  });
+  cmd.copyInheritedSettings(program);
+  program.addCommand(cmd);
+}
