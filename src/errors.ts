@@ -30,6 +30,7 @@ const KIND_AREAS = {
   CapInvalid: 'input',
   OnionAddressInvalid: 'input',
   I2pAddressInvalid: 'input',
+  NotFound: 'input',
   // privacy
   PrivacyViolation: 'privacy',
   // local daemons and resources
@@ -80,6 +81,7 @@ const DEFAULT_HINTS: Record<ErrorKind, string> = {
   CapInvalid: 'check that the capability string was copied whole (caps start with URI:)',
   OnionAddressInvalid: 'a v3 onion address is 56 base32 characters plus ".onion"; check for a typo',
   I2pAddressInvalid: 'an I2P address is 52 base32 characters plus ".b32.i2p", or an I2P base64 destination',
+  NotFound: 'nothing has that name: check the path (names are case-sensitive) or list the directory',
   PrivacyViolation: 'this setting or connection could reveal your IP address; see docs/anonymity.md',
   TorUnavailable: 'is tor running? set [tor] socks.port or control.port, or [tor] launch = true',
   TorControlError: 'tor refused a control command; check the tor log',
