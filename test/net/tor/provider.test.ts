@@ -5,8 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { TahoeError } from '../../../src/errors.js';
@@ -16,6 +16,7 @@ import { launchTor } from '../../../src/net/tor/launch.js';
 import { connectTorProvider, describeEndpoint } from '../../../src/net/tor/provider.js';
 import { TorTransport } from '../../../src/net/tor/transport.js';
 import { freePort } from '../../helpers/ports.js';
+import { REPO_ROOT } from '../../helpers/shared.js';
 import { tahoeError } from './expect.js';
 import { fileScope, privateTempDir, startOfflineTor, type OfflineTor } from './offline-tor.js';
 
@@ -111,6 +112,44 @@ test('a stale control socket (tor gone, socket file left) is reported as no tor 
     connectTorProvider({ gate: OPEN_GATE, controlPort: `unix:${stale}` }),
     tahoeError('TorUnavailable', (e) => e.details.code === 'ECONNREFUSED' && /launch = true/.test(e.hint)),
   );
+});
+
+test('a control socket we may not open (EACCES) ⇒ the debian-tor group hint', async (t) => {
+  const dir = privateTempDir(t);
+  chmodSync(dir, 0o755);
+  const socketPath = path.join(dir, 'control');
+  const server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(socketPath, r));
+  t.after(() => new Promise((r) => server.close(r)));
+  const check = (error: { kind: string; message: string; hint: string }) => {
+    assert.equal(error.kind, 'TorUnavailable');
+    assert.match(error.message, /permission denied on tor's control socket/);
+    assert.match(error.hint, /debian-tor/);
+  };
+  if (process.getuid?.() !== 0) {
+    chmodSync(socketPath, 0o000);
+    await assert.rejects(connectTorProvider({ gate: OPEN_GATE, discovery: { control: [{ path: socketPath }], socks: [] } }), (e: unknown) => {
+      check(e as TahoeError);
+      return true;
+    });
+    return;
+  }
+  // root may open anything: probe as user nobody, like a user outside the debian-tor group
+  chmodSync(socketPath, 0o660);
+  const probe = path.join(dir, 'probe.mts');
+  writeFileSync(
+    probe,
+    [
+      `import { connectTorProvider } from ${JSON.stringify(path.join(REPO_ROOT, 'src/net/tor/provider.ts'))};`,
+      `import { OPEN_GATE } from ${JSON.stringify(path.join(REPO_ROOT, 'src/net/socket.ts'))};`,
+      `try { await connectTorProvider({ gate: OPEN_GATE, discovery: { control: [{ path: ${JSON.stringify(socketPath)} }], socks: [] } }); console.log('{}'); }`,
+      'catch (e) { console.log(JSON.stringify(e.toJSON())); }',
+    ].join('\n'),
+  );
+  chmodSync(probe, 0o644);
+  const result = spawnSync(process.execPath, ['--import', 'tsx', probe], { uid: 65534, gid: 65534, cwd: REPO_ROOT, env: { ...process.env, HOME: dir }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(result.status, 0, result.stderr);
+  check(JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as TahoeError);
 });
 
 test('discovery: tries the candidates in order, control before SOCKS', async (t) => {
