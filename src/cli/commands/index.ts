@@ -7,7 +7,6 @@ import * as admin from './admin.js';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
 import * as debug from './debug.js';
-import * as run from './run.js';
 
 export type CommandModule = { register(program: Command): void };
 
@@ -16,5 +15,4 @@ export const COMMAND_MODULES: CommandModule[] = [
   checkConfig,
   debug,
   admin,
-  run,
 ];
