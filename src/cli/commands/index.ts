@@ -7,6 +7,7 @@ import * as admin from './admin.js';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
 import * as debug from './debug.js';
+import * as run from './run.js';
 
 export type CommandModule = { register(program: Command): void };
 
@@ -15,4 +16,5 @@ export const COMMAND_MODULES: CommandModule[] = [
   checkConfig,
   debug,
   admin,
+  run,
 ];
