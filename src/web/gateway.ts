@@ -399,15 +399,16 @@ class Gateway implements RunningWebGateway {
     const declared = Number(req.headers['content-length'] ?? 0);
     const op = this.operations.begin('upload', Number.isSafeInteger(declared) ? declared : 0);
     let spool: SpoolFile | undefined;
+    let cap: string;
     try {
       spool = await SpoolFile.create(this.options.tempDir);
       await spoolBody(req, spool, op, signal);
-      const cap = await this.upload(grid, spool, op, signal);
-      sendBody(res, 200, TEXT_TYPE, cap, { 'Cache-Control': 'no-store' });
+      cap = await this.upload(grid, spool, op, signal);
     } finally {
       op.done();
       await spool?.remove();
     }
+    sendBody(res, 200, TEXT_TYPE, cap, { 'Cache-Control': 'no-store' });
   }
 
   /** POST /uri?t=upload: an HTML form with a `file` field. */
@@ -420,6 +421,9 @@ class Gateway implements RunningWebGateway {
     const op = this.operations.begin('upload', Number(req.headers['content-length'] ?? 0) || 0);
     let spool: SpoolFile | undefined;
     let filename: string | undefined;
+    let cap: string;
+    let size: number;
+    let redirect: string | undefined;
     try {
       const form = await readMultipart(req, boundary, {
         isFilePart: (info) => info.name === 'file',
@@ -445,19 +449,20 @@ class Gateway implements RunningWebGateway {
       this.checkFormat(args, form.fields);
       if (spool === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
       const whenDone = args.get('when_done') ?? form.fields.get('when_done');
-      const redirect = whenDone === undefined || whenDone === '' ? undefined : checkWhenDone(whenDone);
-      const cap = await this.upload(grid, spool, op, signal);
-      if (redirect !== undefined) {
-        const location = redirect.replaceAll('%(uri)s', encodeURIComponent(cap));
-        sendBody(res, 303, TEXT_TYPE, `${location}\n`, { Location: location, 'Cache-Control': 'no-store' });
-      } else if (prefersHtml(req)) {
-        sendBody(res, 200, HTML_TYPE, uploadResultPage(cap, filename, spool.size), { 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-store' });
-      } else {
-        sendBody(res, 200, TEXT_TYPE, cap, { 'Cache-Control': 'no-store' });
-      }
+      redirect = whenDone === undefined || whenDone === '' ? undefined : checkWhenDone(whenDone);
+      size = spool.size;
+      cap = await this.upload(grid, spool, op, signal);
     } finally {
       op.done();
       await spool?.remove();
+    }
+    if (redirect !== undefined) {
+      const location = redirect.replaceAll('%(uri)s', encodeURIComponent(cap));
+      sendBody(res, 303, TEXT_TYPE, `${location}\n`, { Location: location, 'Cache-Control': 'no-store' });
+    } else if (prefersHtml(req)) {
+      sendBody(res, 200, HTML_TYPE, uploadResultPage(cap, filename, size), { 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-store' });
+    } else {
+      sendBody(res, 200, TEXT_TYPE, cap, { 'Cache-Control': 'no-store' });
     }
   }
 
@@ -511,8 +516,9 @@ class Gateway implements RunningWebGateway {
       const op = this.operations.begin('download', info.size, info.storageIndex);
       try {
         const download = await grid.downloadImmutable(cap, { signal, onProgress: (p) => op.progress(p) });
+        const stream = await primed(download.stream);
         writeHead(res, 200, { ...headers, 'Content-Length': info.size });
-        await pipeOut(res, download.stream, signal);
+        await pipeOut(res, stream, signal);
       } finally {
         op.done();
       }
@@ -525,8 +531,9 @@ class Gateway implements RunningWebGateway {
       const op = this.operations.begin('download', r.end - r.start + 1, info.storageIndex);
       try {
         const download = await grid.downloadImmutable(cap, { offset: r.start, length: r.end - r.start + 1, signal, onProgress: (p) => op.progress(p) });
+        const stream = await primed(download.stream);
         writeHead(res, 206, partHeaders);
-        await pipeOut(res, download.stream, signal);
+        await pipeOut(res, stream, signal);
       } finally {
         op.done();
       }
@@ -547,14 +554,15 @@ class Gateway implements RunningWebGateway {
     const op = this.operations.begin('download', total);
     try {
       let done = 0;
-      // Open the first range before answering, so a missing file is a proper 410.
-      let download = await grid.downloadImmutable(cap, { offset: ranges[0].start, length: ranges[0].end - ranges[0].start + 1, signal });
+      // Decode the first range's first segment before answering, so a lost file is a proper 410.
+      const first = await grid.downloadImmutable(cap, { offset: ranges[0].start, length: ranges[0].end - ranges[0].start + 1, signal });
+      let stream = await primed(first.stream);
       writeHead(res, 206, all);
       for (let i = 0; i < ranges.length; i++) {
         const r = ranges[i];
-        if (i > 0) download = await grid.downloadImmutable(cap, { offset: r.start, length: r.end - r.start + 1, signal });
+        if (i > 0) stream = (await grid.downloadImmutable(cap, { offset: r.start, length: r.end - r.start + 1, signal })).stream;
         await writeOut(res, partHead(r), signal);
-        await pipeOut(res, download.stream, signal, false);
+        await pipeOut(res, stream, signal, false);
         done += r.end - r.start + 1;
         op.progress({ phase: 'downloading', bytesDone: done, bytesTotal: total });
       }
@@ -752,6 +760,32 @@ function notModified(res: ServerResponse, etag: string): void {
 
 async function writeOut(res: ServerResponse, chunk: Uint8Array, signal: AbortSignal): Promise<void> {
   if (!res.write(chunk)) await once(res, 'drain', { signal });
+}
+
+/**
+ * Wait for a download's first chunk before the status line goes out: the downloader
+ * locates shares lazily, so "not enough shares" often shows only at the first segment,
+ * and that should be a 410, not a cut connection.
+ */
+async function primed(stream: AsyncIterable<Uint8Array>): Promise<AsyncIterable<Uint8Array>> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return {
+    [Symbol.asyncIterator]: () => {
+      let pending: IteratorResult<Uint8Array> | undefined = first;
+      return {
+        next: async () => {
+          if (pending !== undefined) {
+            const r = pending;
+            pending = undefined;
+            return r;
+          }
+          return iterator.next();
+        },
+        return: async () => (await iterator.return?.()) ?? { done: true, value: undefined },
+      };
+    },
+  };
 }
 
 /** Copy a download to the response with backpressure; `end` closes the response. */

@@ -47,7 +47,7 @@ export interface WelcomeServerJson {
 export interface WelcomeJson {
   introducers: { statuses: string[]; details: Array<Omit<IntroducerConnectionStatus, 'lastError'> & { lastError?: string }> };
   servers: WelcomeServerJson[];
-  node: { nickname: string; nodeid: string; node_type: string; listeners: Array<{ transport: string; description: string }>; storage: boolean };
+  node: { nickname: string; nodeid: string; node_type: string; listeners: Array<{ transport: string; description: string }>; storage: boolean; introducer: NodeStatus['introducer'] | null };
 }
 
 function serverSummary(s: ServerStatus, reveal: boolean): string {
@@ -94,6 +94,7 @@ export function welcomeJson(status: NodeStatus, options: Pick<WelcomeOptions, 'r
       node_type: status.nodeType,
       listeners: status.listeners.map((l) => ({ transport: l.transport, description: redact(l.description, reveal) })),
       storage: status.storage !== undefined,
+      introducer: status.introducer ?? null,
     },
   };
 }
@@ -175,6 +176,8 @@ export function welcomeHtml(status: NodeStatus, o: WelcomeOptions): string {
 <table class="node">
 <tr><th>Node ID</th><td><code id="my-nodeid">${status.serverId}</code></td></tr>
 <tr><th>Type</th><td>${status.nodeType}${status.storage === undefined ? '' : ' with storage server'}</td></tr>
+${status.storage === undefined ? '' : html`<tr><th>Storage server</th><td id="storage-state">${status.storage.announced ? 'announced' : 'not announced yet'} (${status.storage.nurls} NURL${status.storage.nurls === 1 ? '' : 's'})</td></tr>`}
+${status.introducer === undefined ? '' : html`<tr><th>Introducer service</th><td id="introducer-state">${status.introducer.announcements} announcements, ${status.introducer.subscribersWaiting} subscribers waiting${status.introducer.warmingUp ? ', warming up' : ''}</td></tr>`}
 </table>
 ${revealNote}
 <h2>Listeners</h2>
