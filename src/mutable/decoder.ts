@@ -270,16 +270,32 @@ export async function retrieveVersion(cap: MutableWriteCap | MutableReadCap, ver
     throwIfAborted(options.signal);
     const blocks = new Map<number, Uint8Array>();
     let salt: Buffer | undefined;
-    // Take shares in the given order, one per share number, until k blocks verify.
-    for (const state of states) {
-      if (blocks.size >= header.k) break;
-      if (state.failed || blocks.has(state.share.shareNumber)) continue;
-      try {
-        const got = await verifier.block(state, s, options.signal);
-        blocks.set(state.share.shareNumber, got.block);
-        salt ??= got.salt;
-      } catch (e) {
-        failed(state, e);
+    // Take shares in the given order, one per share number: fetch k blocks at once, and
+    // for each that fails verification fetch the next candidate, until k blocks verify.
+    const tried = new Set<ShareState>();
+    for (;;) {
+      const wanted = new Set(blocks.keys());
+      const batch: ShareState[] = [];
+      for (const state of states) {
+        if (blocks.size + batch.length >= header.k) break;
+        if (state.failed || tried.has(state) || wanted.has(state.share.shareNumber)) continue;
+        batch.push(state);
+        wanted.add(state.share.shareNumber);
+      }
+      if (batch.length === 0) break;
+      const results = await Promise.all(batch.map(async (state) => {
+        tried.add(state);
+        try {
+          return { state, got: await verifier.block(state, s, options.signal) };
+        } catch (e) {
+          failed(state, e);
+          return undefined;
+        }
+      }));
+      for (const r of results) {
+        if (r === undefined) continue;
+        blocks.set(r.state.share.shareNumber, r.got.block);
+        salt ??= r.got.salt;
       }
     }
     if (blocks.size < header.k || salt === undefined) {

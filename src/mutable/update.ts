@@ -61,7 +61,24 @@ export function checkstringTest(checkstring: Uint8Array): TestVector {
   return { offset: 0, size: checkstring.length, specimen: Buffer.from(checkstring) };
 }
 
-/** What the publisher believes each server holds: share number → checkstring, or absent. */
+/**
+ * The test for a share whose first bytes were read but do not parse as a checkstring (a
+ * damaged share that a publish replaces): "the share still starts with these bytes".
+ */
+export function prefixTest(prefix: Uint8Array): TestVector {
+  return { offset: 0, size: prefix.length, specimen: Buffer.from(prefix) };
+}
+
+/** `checkstringTest` for a valid checkstring, `prefixTest` for anything else that was read. */
+export function knownShareTest(seen: Uint8Array): TestVector {
+  try {
+    return checkstringTest(seen);
+  } catch {
+    return prefixTest(seen);
+  }
+}
+
+/** What the publisher believes each server holds: share number → checkstring (or the damaged share's first bytes), or absent. */
 export type KnownCheckstrings = ReadonlyMap<number, Uint8Array | undefined>;
 
 /**
@@ -77,7 +94,7 @@ export function planPublish(version: EncodedMutableVersion, known: KnownCheckstr
     const old = known.get(shareNumber);
     return {
       shareNumber,
-      test: [old === undefined || old.length === 0 ? newShareTest() : checkstringTest(old)],
+      test: [old === undefined || old.length === 0 ? newShareTest() : knownShareTest(old)],
       write: [{ offset: 0, data: share }],
       newLength: share.length,
     };
@@ -110,15 +127,28 @@ export interface WriteOutcome {
  * wrote (uncoordinated write); shares we did not know about that hold a version other
  * than the one we are writing mean the same.
  */
-export function interpretWriteResponse(plans: readonly ShareWritePlan[], response: WriteResponse, newCheckstring: Uint8Array): WriteOutcome {
+export function interpretWriteResponse(
+  plans: readonly ShareWritePlan[],
+  response: WriteResponse,
+  newCheckstring: Uint8Array,
+  /** Shares the publisher knew were there and left alone on purpose: share number → the bytes it saw at offset 0. */
+  leftAlone: ReadonlyMap<number, Uint8Array> = new Map(),
+): WriteOutcome {
   const ours = new Set(plans.map((p) => p.shareNumber));
   const unexpected: number[] = [];
+  const startsWith = (read: Uint8Array, expected: Uint8Array): boolean =>
+    Buffer.compare(Buffer.from(read.buffer, read.byteOffset, Math.min(read.length, expected.length)), Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength)) === 0;
   for (const [shareNumber, reads] of response.data) {
     if (ours.has(shareNumber)) continue;
     const first = reads[0];
-    if (first === undefined || Buffer.compare(Buffer.from(first).subarray(0, newCheckstring.length), Buffer.from(newCheckstring)) !== 0) {
+    if (first === undefined) {
       unexpected.push(shareNumber);
+      continue;
     }
+    const seen = leftAlone.get(shareNumber);
+    const common = seen === undefined ? 0 : Math.min(seen.length, first.length);
+    if (startsWith(first, newCheckstring) || (seen !== undefined && common > 0 && startsWith(first.subarray(0, common), seen.subarray(0, common)))) continue;
+    unexpected.push(shareNumber);
   }
   if (!response.success) {
     return { written: false, conflict: true, unexpectedShares: unexpected, reason: 'a test vector failed: the share changed since it was read' };
