@@ -18,7 +18,6 @@
  */
 import { TahoeError, asTahoeError, isTahoeError } from '../errors.js';
 import { redact, silentLogger, type Logger } from '../log.js';
-import { nurlToDialTarget, type Nurl } from '../net/hints.js';
 import type { ConnectionRouter } from '../net/router.js';
 import type { TransportName } from '../net/transport.js';
 import { verifyAnnouncement, type AnnouncementSigner, type SignedAnnouncement } from './announcement.js';
@@ -35,6 +34,7 @@ import {
   type PollResult,
 } from './protocol.js';
 import { DEFAULT_CLIENT_TIMING, type IntroducerClientTiming } from './timing.js';
+import { locationTarget, type IntroducerAddress } from './url.js';
 
 /** Where a client keeps its view between runs (node/ implements it over the node directory). */
 export interface AnnouncementCacheStore {
@@ -44,8 +44,8 @@ export interface AnnouncementCacheStore {
 
 export interface IntroducerClientOptions {
   petname: string;
-  /** The introducer's NURLs (introducer.furl / introducers.yaml): secret. */
-  nurls: readonly Nurl[];
+  /** The introducer's address (parseIntroducerLocation of its fURL or NURLs): secret. */
+  address: IntroducerAddress;
   router: ConnectionRouter;
   /** Services to subscribe to (a client node: ["storage"]); none = publish only. */
   services?: readonly string[];
@@ -100,7 +100,7 @@ interface ServiceState {
 
 export class IntroducerClient {
   readonly petname: string;
-  private readonly nurls: readonly Nurl[];
+  private readonly address: IntroducerAddress;
   private readonly router: ConnectionRouter;
   private readonly timing: IntroducerClientTiming;
   private readonly log: Logger;
@@ -124,9 +124,9 @@ export class IntroducerClient {
   private state: { connected: boolean; since?: number; transport?: TransportName; lastError?: string; lastPublished?: number } = { connected: false };
 
   constructor(options: IntroducerClientOptions) {
-    if (options.nurls.length === 0) throw new TahoeError('ConfigInvalid', `introducer "${options.petname}" has no NURL`, { hint: 'copy the introducer\'s private/introducer.furl into private/introducers.yaml' });
+    if (options.address.locations.length === 0) throw new TahoeError('ConfigInvalid', `introducer "${options.petname}" has no location`, { hint: 'copy the introducer\'s private/introducer.furl into private/introducers.yaml' });
     this.petname = options.petname;
-    this.nurls = options.nurls;
+    this.address = options.address;
     this.router = options.router;
     this.timing = { ...DEFAULT_CLIENT_TIMING, ...options.timing };
     this.log = (options.logger ?? silentLogger).child(`introducer:${options.petname}`);
@@ -225,9 +225,11 @@ export class IntroducerClient {
   }
 
   private async request(method: 'GET' | 'POST', path: string, options: { body?: Buffer; maxResponseBytes: number; extraTimeMs?: number }): Promise<IntroducerResponse> {
-    const routes = this.router.routes(this.nurls, nurlToDialTarget);
+    const routes = this.router.routes(this.address.locations, locationTarget);
     let via: TransportName | undefined;
-    const res = await introducerRequest(routes[0].item, async (signal, timeoutMs) => {
+    const first = routes[0].target;
+    const host = first.kind === 'i2p' ? first.address : first.host;
+    const res = await introducerRequest({ pin: this.address.pin, swissnum: this.address.swissnum, host }, async (signal, timeoutMs) => {
       const { stream, route } = await this.router.dialFirst(routes, { signal, timeoutMs, isolationKey: `introducer:${this.petname}` });
       via = route.via;
       return stream;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { TahoeError, isTahoeError } from '../errors.js';
 import { base32Encode } from '../crypto/base32.js';
 import { readNodeFile, writeFileAtomic, writePrivateFile } from '../config/keys.js';
-import { parseNurl, type Nurl } from '../net/hints.js';
+import { parseServiceUrl } from '../net/hints.js';
 import type { SeqnumStore } from '../introducer/announcement.js';
 import { cacheFileName, formatAnnouncementCache, parseAnnouncementCache, type KnownAnnouncement } from '../introducer/cache.js';
 import type { AnnouncementCacheStore } from '../introducer/client.js';
@@ -27,6 +27,7 @@ export const NODE_FILES = {
   myNodeid: 'my_nodeid',
   clientPort: 'client.port',
   introducerFurl: 'private/introducer.furl',
+  introducerNurls: 'private/introducer.nurls',
   serversYaml: 'private/servers.yaml',
   logDir: 'logs',
 } as const;
@@ -83,21 +84,21 @@ export async function writeClientPort(directory: string, port: number): Promise<
 export async function readIntroducerSwissnum(directory: string): Promise<string | undefined> {
   const text = await readNodeFile(directory, NODE_FILES.introducerFurl);
   if (text === undefined || text.trim() === '') return undefined;
-  const first = text.trim().split(/\s+/)[0];
-  let nurl: Nurl;
   try {
-    nurl = parseNurl(first);
+    const url = parseServiceUrl(text.trim().split(/\s+/)[0]);
+    return url.version === 0 ? url.furl.swissnum : url.nurl.swissnum;
   } catch (cause) {
     throw new TahoeError('NodeDirInvalid', `${path.join(directory, NODE_FILES.introducerFurl)} is damaged`, {
       cause,
-      hint: 'restore it from backup; deleting it creates a new swissnum, and every node then needs the new NURL',
+      hint: 'restore it from backup; deleting it creates a new swissnum, and every node then needs the new fURL',
     });
   }
-  return nurl.swissnum;
 }
 
-export async function writeIntroducerFurl(directory: string, text: string): Promise<void> {
-  await writePrivateFile(directory, NODE_FILES.introducerFurl, text);
+/** `private/introducer.furl` (one line, the fURL form) and `private/introducer.nurls` (one NURL per line). */
+export async function writeIntroducerFiles(directory: string, furl: string, nurlsText: string): Promise<void> {
+  await writePrivateFile(directory, NODE_FILES.introducerFurl, furl + '\n');
+  await writePrivateFile(directory, NODE_FILES.introducerNurls, nurlsText);
 }
 
 /** A petname's announcement cache as the introducer client uses it. */

@@ -42,7 +42,7 @@ import { AnnouncementSigner, type AnnouncementValue } from '../introducer/announ
 import { AnnouncementHub, IntroducerClient } from '../introducer/client.js';
 import { IntroducerServer } from '../introducer/server.js';
 import type { IntroducerClientTiming, IntroducerServerTiming } from '../introducer/timing.js';
-import { formatIntroducerFurlFile, introducerNurls, parseIntroducerLocation } from '../introducer/url.js';
+import { formatNurlsFile, introducerFurl, introducerNurls, parseIntroducerLocation, type IntroducerAddress } from '../introducer/url.js';
 import { formatNurl, type LocationItem, type Nurl, type ServerEndpoint } from '../net/hints.js';
 import { createPolicy, tubDefaults, type Policy, type TcpHandler } from '../net/policy.js';
 import { ConnectionRouter } from '../net/router.js';
@@ -59,7 +59,7 @@ import { ShareStore, type ExpiryPolicy } from '../storage/share-store.js';
 import { StorageServer } from '../storage/server.js';
 import { APPLICATION_VERSION } from '../storage/version.js';
 import { announcedHints } from './location.js';
-import { announcementCacheStore, readClientPort, readIntroducerSwissnum, readServersYamlText, seqnumStore, writeApiAuthToken, writeClientPort, writeIntroducerFurl, writeMyNodeid, writeNodeUrl } from './files.js';
+import { announcementCacheStore, readClientPort, readIntroducerSwissnum, readServersYamlText, seqnumStore, writeApiAuthToken, writeClientPort, writeIntroducerFiles, writeMyNodeid, writeNodeUrl } from './files.js';
 import { openLogFile, stderrSink, teeSink, type FileSink } from './log-file.js';
 
 /** Progress while the node starts (for the CLI and `demo`). */
@@ -173,8 +173,10 @@ export interface TahoeNodeApi {
   readonly router: ConnectionRouter;
   readonly services: NodeServices;
   readonly webUrl: string | undefined;
-  /** Introducer nodes: the NURLs written to private/introducer.furl (secret). */
+  /** Introducer nodes: the NURLs written to private/introducer.nurls (secret). */
   readonly introducerNurls: readonly string[];
+  /** Introducer nodes: the fURL-form line of private/introducer.furl (secret). */
+  readonly introducerFurl: string | undefined;
   /** Storage servers: the announced NURLs (secret). */
   readonly storageNurls: readonly string[];
   status(): NodeStatus;
@@ -209,6 +211,7 @@ export class TahoeNode implements TahoeNodeApi {
   private store: ShareStore | undefined;
   private storageIdentity: StorageIdentity | undefined;
   private introducerNurlList: Nurl[] = [];
+  private introducerFurlValue: string | undefined;
   private streamHandler: ((stream: Duplex) => void) | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   private signer: AnnouncementSigner | undefined;
@@ -264,9 +267,14 @@ export class TahoeNode implements TahoeNodeApi {
     return this.webUrlValue;
   }
 
-  /** Introducer nodes: the NURLs written to private/introducer.furl (secret). */
+  /** Introducer nodes: the NURLs written to private/introducer.nurls (secret). */
   get introducerNurls(): readonly string[] {
     return this.introducerNurlList.map(formatNurl);
+  }
+
+  /** Introducer nodes: the fURL-form line of private/introducer.furl (secret). */
+  get introducerFurl(): string | undefined {
+    return this.introducerFurlValue;
   }
 
   /** Storage servers: the announced NURLs (secret). */
@@ -365,7 +373,7 @@ export class TahoeNode implements TahoeNodeApi {
       } else {
         this.progress('web', 'starting the web gateway');
         const raw = config.cfg.get('node', 'web.port') ?? '';
-        const web = await this.options.webGateway({ node: this, webPort: raw.trim(), apiAuthToken: token, logger: this.log.child('web') });
+        const web = await this.options.webGateway({ node: this, webPort: raw.trim(), apiAuthToken: token, logger: this.log });
         this.services.web = web;
         this.webUrlValue = web.url;
         await writeNodeUrl(this.directory, web.url);
@@ -572,11 +580,12 @@ export class TahoeNode implements TahoeNodeApi {
     this.services.introducer = server;
     this.streamHandler = (stream) => server.acceptConnection(stream);
     this.introducerNurlList = introducerNurls(spkiHash(cert.certificate), swissnum, hints);
-    await writeIntroducerFurl(this.directory, formatIntroducerFurlFile(this.introducerNurlList));
-    if (this.introducerNurlList.length === 0) {
-      this.log.warn('the introducer announces no location (tub.location gives no hint): nobody can reach it; private/introducer.furl is empty');
+    this.introducerFurlValue = introducerFurl(tubIdOf(cert.certificate), swissnum, hints);
+    await writeIntroducerFiles(this.directory, this.introducerFurlValue, formatNurlsFile(this.introducerNurlList));
+    if (hints.length === 0) {
+      this.log.warn('the introducer announces no location (tub.location gives no hint): nobody can reach it');
     }
-    this.progress('introducer', `introducer ready: ${this.introducerNurlList.length} NURL${this.introducerNurlList.length === 1 ? '' : 's'} in private/introducer.furl`);
+    this.progress('introducer', `introducer ready: its fURL is in private/introducer.furl (${hints.length} location${hints.length === 1 ? '' : 's'}), its NURLs in private/introducer.nurls`);
   }
 
   private async startStorage(config: NodeConfig, cert: NodeCertificate, hints: ReturnType<typeof announcedHints>): Promise<void> {
@@ -678,16 +687,16 @@ export class TahoeNode implements TahoeNodeApi {
       { isStatic: (id) => staticIds.has(id), logger: this.log },
     );
     for (const [petname, text] of introducers) {
-      let nurls: Nurl[];
+      let address: IntroducerAddress;
       try {
-        nurls = parseIntroducerLocation(text);
+        address = parseIntroducerLocation(text);
       } catch (e) {
         if (!isTahoeError(e)) throw e;
         throw new TahoeError('ConfigInvalid', `introducer "${petname}": ${e.message}`, { hint: e.hint, cause: e });
       }
       const client = new IntroducerClient({
         petname,
-        nurls,
+        address,
         router: this.router,
         services: ['storage'],
         publisher: this.signer,

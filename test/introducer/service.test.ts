@@ -17,13 +17,18 @@ import { introducerRequest, type IntroducerResponse } from '../../src/introducer
 import { PATHS, encodePollResult, encodePublishRequest, parsePublishResult, parseStale, parseVersion } from '../../src/introducer/protocol.js';
 import { encodeCbor } from '../../src/storage/cbor.js';
 import type { Nurl } from '../../src/net/hints.js';
+import type { IntroducerAddress } from '../../src/introducer/url.js';
+
+function addressOf(nurl: Nurl): IntroducerAddress {
+  return { pin: { kind: 'spki', spkiHash: nurl.spkiHash }, swissnum: nurl.swissnum, locations: [{ kind: 'nurl', nurl }] };
+}
 import { newSigner, startFakeIntroducer, startIntroducer, storageBody, tcpRouter, waitFor } from './helpers.js';
 
 const FAST_CLIENT = { pollWaitMs: 2_000, minBackoffMs: 50, maxBackoffMs: 400, connectTimeoutMs: 5_000, requestTimeoutMs: 5_000 };
 
 function raw(nurl: Nurl, method: 'GET' | 'POST', path: string, body?: Buffer, headers?: { swissnum?: string }): Promise<IntroducerResponse> {
-  const target = headers?.swissnum === undefined ? nurl : { ...nurl, swissnum: headers.swissnum };
-  return introducerRequest(target, (signal) => openSocket({ host: nurl.host, port: nurl.port as number }, { gate: OPEN_GATE, purpose: 'local', signal }), {
+  const peer = { pin: { kind: 'spki' as const, spkiHash: nurl.spkiHash }, swissnum: headers?.swissnum ?? nurl.swissnum, host: nurl.host };
+  return introducerRequest(peer, (signal) => openSocket({ host: nurl.host, port: nurl.port as number }, { gate: OPEN_GATE, purpose: 'local', signal }), {
     method, path, body, maxResponseBytes: 1 << 20, timeoutMs: 5_000, connectTimeoutMs: 5_000,
   });
 }
@@ -65,7 +70,7 @@ function subscriber(t: Parameters<typeof tcpRouter>[0], nurl: Nurl, extra: { pub
   const hub = new AnnouncementHub(sink);
   const client = new IntroducerClient({
     petname: extra.petname ?? 'default',
-    nurls: [nurl],
+    address: addressOf(nurl),
     router: tcpRouter(t),
     services: ['storage'],
     publisher: extra.publisher,
@@ -80,7 +85,7 @@ function subscriber(t: Parameters<typeof tcpRouter>[0], nurl: Nurl, extra: { pub
 test('publish and subscribe: a subscriber learns verified announcements; a new server appears live', async (t) => {
   const intro = await startIntroducer(t, { timing: { warmupMs: 0 } });
   const s1 = newSigner('s1');
-  const pub1 = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: s1.signer, timing: FAST_CLIENT });
+  const pub1 = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: s1.signer, timing: FAST_CLIENT });
   t.after(() => pub1.close());
   await pub1.start();
   await waitFor(() => intro.server.announcements('storage').length === 1, 5_000, 'the first publish');
@@ -94,7 +99,7 @@ test('publish and subscribe: a subscriber learns verified announcements; a new s
 
   // A second server publishes while the subscriber is in its long-poll: it appears promptly.
   const s2 = newSigner('s2');
-  const pub2 = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: s2.signer, timing: FAST_CLIENT });
+  const pub2 = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: s2.signer, timing: FAST_CLIENT });
   t.after(() => pub2.close());
   const before = Date.now();
   await pub2.start();
@@ -150,7 +155,7 @@ test('a publisher whose seqnum fell behind (lost announcement-seqnum) catches up
   const key = NodeKey.generate();
   assert.equal((await publishRaw(intro.nurl, signAnnouncement({ ...storageBody('s'), seqnum: 50, nonce: 'a' }, key))).status, 200);
   const { signer, store } = newSigner('s', key);
-  const pub = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: signer, timing: FAST_CLIENT });
+  const pub = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: signer, timing: FAST_CLIENT });
   t.after(() => pub.close());
   await pub.start();
   await waitFor(() => (store.value ?? 0) > 50 && pub.status().lastPublished !== undefined, 5_000, 'the publisher to catch up');
@@ -206,8 +211,8 @@ test('expiry: a server that stops refreshing disappears from subscribers; one th
   const intro = await startIntroducer(t, { timing: { refreshIntervalMs: 300, expiryMs: 1_200, warmupMs: 0, sweepIntervalMs: 100 } });
   const alive = newSigner('alive');
   const dying = newSigner('dying');
-  const pubAlive = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: alive.signer, timing: FAST_CLIENT });
-  const pubDying = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: dying.signer, timing: FAST_CLIENT });
+  const pubAlive = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: alive.signer, timing: FAST_CLIENT });
+  const pubDying = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: dying.signer, timing: FAST_CLIENT });
   t.after(() => pubAlive.close());
   t.after(() => pubDying.close());
   await pubAlive.start();
@@ -229,7 +234,7 @@ test('expiry: a server that stops refreshing disappears from subscribers; one th
 test('introducer restart: subscribers resynchronise, publishers republish at once, nobody is dropped during warm-up', async (t) => {
   const intro = await startIntroducer(t, { timing: { refreshIntervalMs: 60_000, warmupMs: 1_500 } });
   const s1 = newSigner('s1');
-  const pub = new IntroducerClient({ petname: 'default', nurls: [intro.nurl], router: tcpRouter(t), publisher: s1.signer, services: ['storage'], timing: FAST_CLIENT });
+  const pub = new IntroducerClient({ petname: 'default', address: addressOf(intro.nurl), router: tcpRouter(t), publisher: s1.signer, services: ['storage'], timing: FAST_CLIENT });
   t.after(() => pub.close());
   await pub.start();
   // A server that never comes back after the restart.
