@@ -17,6 +17,7 @@ const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: B
   { name: 'codec', load: () => import('./codec.js') },
   { name: 'tor', load: () => import('./tor.js') },
   { name: 'immutable', load: () => import('./immutable.js') },
+  { name: 'storage', load: () => import('./storage.js') },
 ];
 
 const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');

@@ -17,7 +17,6 @@ import https from 'node:https';
 import type tls from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { once } from 'node:events';
 import { timingSafeEqual } from 'node:crypto';
 import { TahoeError, asTahoeError } from '../errors.js';
 import { silentLogger } from '../log.js';
@@ -542,20 +541,31 @@ async function* requestChunks(req: IncomingMessage): AsyncGenerator<Buffer> {
   }
 }
 
-/** Write share bytes `[offset, end)` in 64 KiB pieces, respecting backpressure. */
+/** Write share bytes `[offset, end)` in 256 KiB pieces, respecting backpressure. */
 async function streamShare(res: ServerResponse, reader: ShareReader, offset: number, end: number, headOnly: boolean): Promise<void> {
   let position = offset;
   if (headOnly) position = end;
   while (position < end) {
     if (res.destroyed) return;
-    const chunk = await reader.read(position, Math.min(65_536, end - position));
+    const chunk = await reader.read(position, Math.min(256 * 1024, end - position));
     if (chunk.length === 0) break;
     position += chunk.length;
-    if (!res.write(chunk)) {
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    }
+    if (!res.write(chunk)) await drainedOrClosed(res);
   }
   res.end();
+}
+
+/** Wait until a response can take more data (or is gone), leaving no listeners behind. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function firstRawHeader(raw: string[], name: string): string | undefined {
