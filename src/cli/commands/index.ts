@@ -7,6 +7,8 @@ import * as admin from './admin.js';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
 import * as debug from './debug.js';
+import * as get from './get.js';
+import * as put from './put.js';
 import * as run from './run.js';
 
 export type CommandModule = { register(program: Command): void };
@@ -17,4 +19,6 @@ export const COMMAND_MODULES: CommandModule[] = [
   debug,
   admin,
   run,
+  put,
+  get,
 ];
