@@ -103,7 +103,7 @@ test('fuzz: random and mutated bodies only ever produce BadInput', () => {
   const parsers = [parseAllocateRequest, parseCorruptRequest, parseReadTestWriteRequest, parseAllocateResponse, parseReadTestWriteResponse, parseWriteResponse, parseVersionResponse, (b: Uint8Array) => parseShareSet(b)];
   const seeds = Object.values(PY).map(hex);
   let rejected = 0;
-  for (let i = 0; i < 4000; i++) {
+  for (let i = 0; i < 2000; i++) {
     let input: Buffer;
     if (i % 2 === 0) input = randomBytes(1 + (i % 64));
     else {
@@ -121,5 +121,5 @@ test('fuzz: random and mutated bodies only ever produce BadInput', () => {
       }
     }
   }
-  assert.ok(rejected > 10_000);
+  assert.ok(rejected > 5000);
 });
