@@ -16,10 +16,38 @@
 import { Command } from 'commander';
 import { TahoeError } from '../../errors.js';
 import { redact } from '../../log.js';
-import { TahoeNode, type NodeProgress } from '../../node/node.js';
+import { TahoeNode, type NodeProgress, type NodeTiming } from '../../node/node.js';
 import { createWebGateway } from '../../web/gateway.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+
+/**
+ * Test knob: `TAHOE_TS_TEST_TIMING` = JSON `{"introducer": {...}, "introducerClient": {...},
+ * "grid": {...}}` (millisecond fields of node.ts `NodeTiming`) shortens refresh, expiry,
+ * polling and backoff so tests can watch servers come and go in seconds. Not for production.
+ */
+export function timingFromEnvironment(text: string | undefined): NodeTiming | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  const bad = (why: string): TahoeError => new TahoeError('UsageError', `TAHOE_TS_TEST_TIMING ${why}`, { hint: 'unset it, or give JSON like {"introducer":{"refreshIntervalMs":1000,"expiryMs":3000}}' });
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw bad('is not JSON');
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw bad('is not a JSON object');
+  const out: Record<string, Record<string, number>> = {};
+  for (const [group, values] of Object.entries(doc as Record<string, unknown>)) {
+    if (!['introducer', 'introducerClient', 'grid'].includes(group)) throw bad(`has an unknown group "${group.slice(0, 30)}"`);
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) throw bad(`group "${group}" is not an object`);
+    out[group] = {};
+    for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`${group}.${k.slice(0, 30)} is not a non-negative number`);
+      out[group][k] = v;
+    }
+  }
+  return out as NodeTiming;
+}
 
 export function register(program: Command): void {
   const cmd = new Command('run')
@@ -32,6 +60,7 @@ Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor,
   withNodeDirectory(cmd);
   cmd.action(async (_flags: { allowStdinClose?: boolean }, self: Command) => {
     const directory = nodeDirectoryOf(self);
+    const timing = timingFromEnvironment(process.env.TAHOE_TS_TEST_TIMING);
     const abort = new AbortController();
     let stopRequested: (() => void) | undefined;
     const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
@@ -57,6 +86,7 @@ Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor,
           directory,
           webGateway: createWebGateway,
           signal: abort.signal,
+          ...(timing === undefined ? {} : { timing }),
           onProgress: (p: NodeProgress) => {
             if (p.phase === 'tor' && p.percent !== undefined && process.stderr.isTTY) process.stderr.write(`\rtor: ${p.percent}%   `);
           },
