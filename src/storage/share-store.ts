@@ -307,7 +307,7 @@ export class ShareStore {
       const existing = await this.listShares(si);
       const alreadyHave = [...existing.keys()].sort((a, b) => a - b);
       // Whoever wants these shares stored wants them kept: add or renew their lease.
-      for (const [, share] of existing) await this.addOrRenewLeaseOn(share, request.lease, 0);
+      for (const [, share] of existing) await this.leaseOrSkipDamaged(share, request.lease, 0);
       const size = typeof request.allocatedSize === 'bigint' ? Number.POSITIVE_INFINITY : request.allocatedSize;
       let remaining = Number((await this.availableSpace())) - this.allocatedToUploads();
       const allocated: number[] = [];
@@ -533,7 +533,7 @@ export class ShareStore {
       if (kind === 'immutable') {
         const size = (await fh.stat()).size;
         dataOffset = IMMUTABLE_HEADER_SIZE;
-        length = immutableDataLength(decodeImmutableHeader(head), size);
+        length = Math.min(immutableDataLength(decodeImmutableHeader(head), size), Math.max(0, size - IMMUTABLE_HEADER_SIZE));
       } else {
         const header = decodeMutableHeader(head.subarray(0, bytesRead));
         if (header === undefined) {
@@ -541,7 +541,8 @@ export class ShareStore {
           return undefined;
         }
         dataOffset = MUTABLE_DATA_OFFSET;
-        length = header.dataLength;
+        // A damaged header must not promise more bytes than the file holds.
+        length = Math.min(header.dataLength, Math.max(0, (await fh.stat()).size - MUTABLE_DATA_OFFSET));
       }
       return {
         kind,
@@ -571,9 +572,18 @@ export class ShareStore {
     return this.siLock.run(si, async () => {
       const shares = await this.listShares(si);
       if (shares.size === 0) return false;
-      for (const [, share] of shares) await this.addOrRenewLeaseOn(share, lease, 1);
+      for (const [, share] of shares) await this.leaseOrSkipDamaged(share, lease, 1);
       return true;
     });
+  }
+
+  private async leaseOrSkipDamaged(share: { kind: ShareKind; version: number; file: string }, lease: LeaseSecrets, ownerNumber: number): Promise<void> {
+    try {
+      await this.addOrRenewLeaseOn(share, lease, ownerNumber);
+    } catch (e) {
+      if (!(e instanceof TahoeError && e.kind === 'ShareCorrupt')) throw e;
+      this.log.warn(`not renewing a lease on a damaged share: ${e.message}`);
+    }
   }
 
   private async addOrRenewLeaseOn(share: { kind: ShareKind; version: number; file: string }, lease: LeaseSecrets, ownerNumber: number): Promise<void> {
@@ -590,6 +600,7 @@ export class ShareStore {
         await fh.read(head, 0, IMMUTABLE_HEADER_SIZE, 0);
         const header = decodeImmutableHeader(head);
         const size = (await fh.stat()).size;
+        checkImmutableHeader(header, size, file);
         const leaseOffset = IMMUTABLE_HEADER_SIZE + immutableDataLength(header, size);
         const block = Buffer.alloc(header.leaseCount * IMMUTABLE_LEASE_SIZE);
         await fh.read(block, 0, block.length, leaseOffset);
@@ -634,6 +645,7 @@ export class ShareStore {
           const head = Buffer.alloc(IMMUTABLE_HEADER_SIZE);
           await fh.read(head, 0, IMMUTABLE_HEADER_SIZE, 0);
           const header = decodeImmutableHeader(head);
+          checkImmutableHeader(header, size, file);
           const leaseOffset = IMMUTABLE_HEADER_SIZE + immutableDataLength(header, size);
           const block = Buffer.alloc(header.leaseCount * IMMUTABLE_LEASE_SIZE);
           await fh.read(block, 0, block.length, leaseOffset);
@@ -868,7 +880,14 @@ export class ShareStore {
         await this.siLock.run(si, async () => {
           for (const [, share] of await this.listShares(si)) {
             if (!policy.shareTypes.has(share.kind)) continue;
-            const info = await this.leasesOf(share.file);
+            let info: Awaited<ReturnType<ShareStore['leasesOf']>>;
+            try {
+              info = await this.leasesOf(share.file);
+            } catch (e) {
+              if (!(e instanceof TahoeError && e.kind === 'ShareCorrupt')) throw e;
+              this.log.warn(`lease expiry skips a damaged share: ${e.message}`);
+              continue;
+            }
             if (!info) continue;
             report.examinedShares++;
             const alive = info.leases.some((l) => !leaseExpired(l, policy, nowSec, this.leaseDuration));
@@ -896,6 +915,15 @@ export function leaseExpired(lease: StoredLease, policy: ExpiryPolicy, nowSec: n
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** A header whose leases cannot fit in the file is damaged: refuse to interpret it. */
+function checkImmutableHeader(header: { leaseCount: number }, size: number, file: string): void {
+  if (IMMUTABLE_HEADER_SIZE + header.leaseCount * IMMUTABLE_LEASE_SIZE > size) {
+    throw new TahoeError('ShareCorrupt', `${file}: the header counts ${header.leaseCount} leases, more than the file can hold`, {
+      hint: 'the share file is damaged; move it out of the storage directory (clients will use other shares)',
+    });
+  }
+}
 
 async function readKind(file: string): Promise<{ kind: ShareKind; version: number } | undefined> {
   let fh: FileHandle;
