@@ -7,6 +7,7 @@ import * as admin from './admin.js';
 import * as checkConfig from './check-config.js';
 import * as createNode from './create-node.js';
 import * as debug from './debug.js';
+import * as demo from './demo.js';
 import * as get from './get.js';
 import * as put from './put.js';
 import * as run from './run.js';
@@ -21,4 +22,5 @@ export const COMMAND_MODULES: CommandModule[] = [
   run,
   put,
   get,
+  demo,
 ];
