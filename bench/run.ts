@@ -16,6 +16,7 @@ import { machineInfo, type Benchmark, type Row } from './harness.js';
 const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: Benchmark }> }> = [
   { name: 'codec', load: () => import('./codec.js') },
   { name: 'tor', load: () => import('./tor.js') },
+  { name: 'grid', load: () => import('./grid.js') },
   { name: 'immutable', load: () => import('./immutable.js') },
   { name: 'storage', load: () => import('./storage.js') },
 ];

@@ -164,6 +164,8 @@ export class ShareWriter {
     const parts = this.queue.slice(0, batch.count);
     const offset = parts[0].offset;
     const data = parts.length === 1 ? parts[0].bytes : Buffer.concat(parts.map((p) => p.bytes), batch.length);
+    // Keep only the merged copy for a retry, so a batch is never held twice.
+    this.queue.splice(0, batch.count, { offset, bytes: data });
     for (let attempt = 0; ; attempt++) {
       if (this.state !== 'active') return;
       try {
@@ -173,7 +175,7 @@ export class ShareWriter {
           timeoutMs: this.o.timeoutMs,
         });
         if (this.state !== 'active') return;
-        this.queue.splice(0, batch.count);
+        this.queue.shift();
         this.queuedBytes -= batch.length;
         this.acked += batch.length;
         this.o.onAcked(batch.length);

@@ -44,7 +44,7 @@ export interface UploaderContext {
   logger: Logger;
   /** PATCH batch size (default 1 000 000 bytes, as 1.20). */
   batchBytes?: number;
-  /** How far the encoder may run ahead of a server, per share (default 2 batches). */
+  /** How far the encoder may run ahead of a server, per share (default 1 batch: one queued while one is in flight). */
   maxQueuedBytesPerShare?: number;
 }
 
@@ -387,7 +387,7 @@ class ChkUpload {
   private startWriters(placement: Placement): void {
     const byId = new Map(this.candidates.map((c) => [c.server.id, c]));
     const batchBytes = this.ctx.batchBytes ?? DEFAULT_BATCH_BYTES;
-    const maxQueued = this.ctx.maxQueuedBytesPerShare ?? 2 * batchBytes;
+    const maxQueued = this.ctx.maxQueuedBytesPerShare ?? batchBytes;
     const holdFrom = this.plan.layout.offsets.plaintextHashTree;
     this.totalBytes = placement.uploads.size * this.plan.shareSize;
     for (const [shnum, id] of placement.uploads) {

@@ -261,16 +261,19 @@ class GridDirectories implements DirectoryGridClient {
   // ------------------------------------------------------------------ change
 
   /**
-   * Read-modify-write of a mutable directory. `change` gets the current children and the
-   * time, and returns the new children (or undefined: no change); it runs again on fresh
-   * contents after a conflict, so it must be a pure function of its input.
+   * Read-modify-write of a mutable directory. `change` gets the current children, the
+   * time and whether this is the first try, and returns the new children (or undefined:
+   * no change). After a conflict it runs again on fresh contents, which may already hold
+   * this very change (a conflicting write can land on some servers), so on later tries it
+   * must accept its own result — as Tahoe's `Deleter`, which insists on the child only
+   * the first time.
    */
-  private async modify<T>(capText: string, change: (children: DirectoryChild[], now: number) => { children: DirectoryChild[]; result: T } | undefined, signal?: AbortSignal): Promise<T | undefined> {
+  private async modify<T>(capText: string, change: (children: DirectoryChild[], now: number, first: boolean) => { children: DirectoryChild[]; result: T } | undefined, signal?: AbortSignal): Promise<T | undefined> {
     const cap = requireWritable(parseDirectoryCap(capText));
     let result: T | undefined;
-    await this.files.modifyMutableFile(formatMutableCap(cap.file), (old) => {
+    await this.files.modifyMutableFile(formatMutableCap(cap.file), (old, context) => {
       result = undefined;
-      const changed = change(readDirectory(cap, old).children, this.now());
+      const changed = change(readDirectory(cap, old).children, this.now(), context.attempt === 1);
       if (changed === undefined) return undefined;
       result = changed.result;
       return packForDirectory(cap, changed.children);
@@ -287,11 +290,15 @@ class GridDirectories implements DirectoryGridClient {
     requireWritable(parseDirectoryCap(cap));
     const overwrite = options.overwrite ?? true;
     const wanted = [...entries].map(([name, input]) => ({ child: makeChild(name, input), metadata: input.metadata }));
-    const result = await this.modify(cap, (children, now) => {
+    const result = await this.modify(cap, (children, now, first) => {
       const byName = new Map(children.map((c) => [c.name, c] as const));
       const added: DirectoryChild[] = [];
       for (const { child, metadata } of wanted) {
         const existing = byName.get(child.name);
+        if (existing !== undefined && !first && overwrite !== true && sameCaps(existing, child)) {
+          added.push(existing); // our own link, from a write that conflicted half-way
+          continue;
+        }
         if (existing !== undefined) {
           if (overwrite === false) throw exists(child.name, existing.kind === 'directory');
           if (overwrite === 'only-files' && existing.kind === 'directory') throw exists(child.name, true);
@@ -311,10 +318,10 @@ class GridDirectories implements DirectoryGridClient {
 
   private async deleteIf(cap: string, name: string, accept: (child: DirectoryChild) => boolean, mustExist: boolean, signal?: AbortSignal): Promise<DirectoryChild | undefined> {
     const wanted = normalizeName(name);
-    return this.modify(cap, (children) => {
+    return this.modify(cap, (children, _now, first) => {
       const victim = children.find((c) => c.name === wanted);
       if (victim === undefined || !accept(victim)) {
-        if (mustExist && victim === undefined) throw notFound(wanted);
+        if (mustExist && first && victim === undefined) throw notFound(wanted);
         return undefined;
       }
       return { children: children.filter((c) => c !== victim), result: victim };
@@ -326,11 +333,18 @@ class GridDirectories implements DirectoryGridClient {
     const target = normalizeName(to);
     const overwrite = options.overwrite ?? true;
     makeChild(target, {}); // check the new name before any network work
-    const result = await this.modify(cap, (children, now) => {
+    let firstSeen: DirectoryChild | undefined;
+    const result = await this.modify(cap, (children, now, first) => {
       const moving = children.find((c) => c.name === source);
-      if (moving === undefined) throw notFound(source);
-      if (source === target) return { children, result: moving };
       const existing = children.find((c) => c.name === target);
+      if (moving === undefined) {
+        if (first) throw notFound(source);
+        // Gone on a later try: our own rename landed before the conflict, or someone
+        // removed the child meanwhile. Either way there is nothing left to move.
+        return { children, result: existing !== undefined && firstSeen !== undefined && sameCaps(existing, firstSeen) ? existing : firstSeen };
+      }
+      firstSeen ??= moving;
+      if (source === target) return { children, result: moving };
       if (existing !== undefined) {
         if (overwrite === false) throw exists(target, existing.kind === 'directory');
         if (overwrite === 'only-files' && existing.kind === 'directory') throw exists(target, true);

@@ -75,14 +75,16 @@ export async function mutableClient(t: Pick<TestContext, 'after'>, grid: TestGri
   return { files, dirs, broker, leaseSecret };
 }
 
-/** Resolves for everyone once `count` callers have arrived (a race starting line). */
-export function barrier(count: number): () => Promise<void> {
+/** A race's starting line: `opened` resolves once `count` runners have `arrive()`d. */
+export function barrier(count: number): { arrive: () => void; opened: Promise<void> } {
   let arrived = 0;
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return () => {
-    arrived++;
-    if (arrived === count) open();
-    return opened;
+  return {
+    arrive: () => {
+      arrived++;
+      if (arrived === count) open();
+    },
+    opened,
   };
 }
