@@ -19,6 +19,7 @@ const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: B
   { name: 'grid', load: () => import('./grid.js') },
   { name: 'immutable', load: () => import('./immutable.js') },
   { name: 'storage', load: () => import('./storage.js') },
+  { name: 'i2p', load: () => import('./i2p.js') },
 ];
 
 const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
