@@ -304,3 +304,21 @@ test('a subscriber behind an unreachable introducer backs off and reports a hint
   assert.equal(status.connected, false);
   assert.match(status.lastError ?? '', /hint:/);
 });
+
+test('introducer connections obey the privacy policy: hiding the IP with no Tor, a tcp: introducer is never dialled directly', async (t) => {
+  const intro = await startIntroducer(t);
+  const { createPolicy } = await import('../../src/net/policy.js');
+  const { TcpTransport } = await import('../../src/net/tcp.js');
+  const { ConnectionRouter } = await import('../../src/net/router.js');
+  const policy = createPolicy({ torEnabled: true, i2pEnabled: false, revealIpAddress: false, connectionsTcp: 'tor', tubPort: 'disabled', tubLocation: 'disabled' });
+  const tcp = new TcpTransport({ gate: policy.gate });
+  t.after(() => tcp.close());
+  // Tor is enabled but not running: no tor transport is available to the router.
+  const router = new ConnectionRouter({ policy, transports: new Map([['tcp', tcp]]) });
+  const client = new IntroducerClient({ petname: 'hidden', address: addressOf(intro.nurl), router, services: ['storage'], timing: FAST_CLIENT });
+  t.after(() => client.close());
+  await client.start();
+  await waitFor(() => client.status().lastError !== undefined, 5_000, 'the refusal');
+  assert.match(client.status().lastError ?? '', /Tor/);
+  assert.equal(intro.connections, 0, 'nothing reached the introducer directly');
+});
