@@ -211,4 +211,5 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export const RETRYABLE_WRITE_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['ServerUnreachable', 'Timeout', 'ProxyRefused', 'OnionUnreachable']);
+/** A dropped connection is worth another try; a timeout already waited long enough. */
+export const RETRYABLE_WRITE_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['ServerUnreachable', 'ProxyRefused']);

@@ -44,6 +44,8 @@ export interface UploaderContext {
   logger: Logger;
   /** PATCH batch size (default 1 000 000 bytes, as 1.20). */
   batchBytes?: number;
+  /** How long to wait for slower servers once N have answered the share query (default 1 s). */
+  stragglerGraceMs?: number;
   /** How far the encoder may run ahead of a server, per share (default 1 batch: one queued while one is in flight). */
   maxQueuedBytesPerShare?: number;
 }
@@ -265,14 +267,23 @@ class ChkUpload {
       });
     }
     const shareSize = BigInt(this.plan.shareSize);
-    const found = await Promise.all(servers.map(async (server): Promise<Candidate | undefined> => {
+    const results: Array<Candidate | undefined> = new Array<Candidate | undefined>(servers.length);
+    // Stragglers must not hold the upload up: once N servers have answered, the rest get a
+    // short grace period and are then left out of this upload.
+    const stragglers = new AbortController();
+    const querySignal = AbortSignal.any([this.signal, stragglers.signal]);
+    let answered = 0;
+    let settle!: () => void;
+    const enough = new Promise<void>((resolve) => (settle = resolve));
+    let graceTimer: NodeJS.Timeout | undefined;
+    const queries = servers.map(async (server, index): Promise<void> => {
       const api = server.api;
-      if (api === undefined) return undefined;
       try {
-        const shares = await api.listImmutableShares(this.si, { signal: this.signal, timeoutMs: this.ctx.timing.queryTimeoutMs });
+        if (api === undefined) return;
+        const shares = await api.listImmutableShares(this.si, { signal: querySignal, timeoutMs: this.ctx.timing.queryTimeoutMs });
         const version = server.version;
         const writable = version === undefined || (version.maximumImmutableShareSize >= shareSize && version.availableSpace >= shareSize);
-        return {
+        results[index] = {
           server,
           existing: new Set(shares),
           writable,
@@ -284,13 +295,25 @@ class ChkUpload {
           dead: false,
         };
       } catch (e) {
-        throwIfAborted(this.options.signal);
+        if (stragglers.signal.aborted || this.signal.aborted) return;
         this.log.info(`${server.label} did not answer the share query:`, asTahoeError(e));
         this.ctx.broker.reportFailure(server, e);
-        return undefined;
+      } finally {
+        answered++;
+        if (answered === servers.length) settle();
+        else if (answered >= n && graceTimer === undefined) {
+          graceTimer = setTimeout(settle, this.ctx.stragglerGraceMs ?? 1_000);
+          graceTimer.unref?.();
+        }
       }
-    }));
-    this.candidates = found.filter((c): c is Candidate => c !== undefined);
+    });
+    await enough;
+    if (graceTimer !== undefined) clearTimeout(graceTimer);
+    stragglers.abort(new TahoeError('Aborted', 'left behind: other servers answered first'));
+    throwIfAborted(this.options.signal);
+    // Snapshot now: a straggler that answers after the abort is not part of this upload.
+    this.candidates = results.filter((c): c is Candidate => c !== undefined);
+    void Promise.all(queries);
   }
 
   private async place(): Promise<Placement> {

@@ -9,7 +9,7 @@ import { StorageBroker, DEFAULT_TIMING } from '../../src/grid/broker.js';
 import { permutedServers } from '../../src/grid/permute.js';
 import { defaultStorageApiFactory, type ServerEvent } from '../../src/grid/client.js';
 import { bytesSource } from '../../src/immutable/source.js';
-import { isTahoeError } from '../../src/errors.js';
+import { TahoeError, isTahoeError } from '../../src/errors.js';
 import { base32Decode } from '../../src/crypto/base32.js';
 import { freePort } from '../helpers/ports.js';
 import { TEST_TIMING, hookedFactory, startGrid, testRouter } from './fixture.js';
@@ -170,4 +170,21 @@ test('permuted order per storage index; uploads use the first N servers in it', 
   const holders = new Set<string>();
   for (const n of grid.nodes) if ((await n.listShares(r.storageIndex as string)).length > 0) holders.add(n.serverId);
   assert.deepEqual([...holders].sort(), order.slice(0, 10).sort(), 'the first 10 servers in permuted order hold the shares');
+});
+
+test('the last error shown for a server is redacted', async (t) => {
+  const grid = await startGrid(t, { servers: 1 });
+  const broker = new StorageBroker({
+    router: testRouter(),
+    clientFactory: hookedFactory(({ method }) => {
+      if (method === 'version') throw new TahoeError('ServerUnreachable', 'connection to 203.0.113.5:3456 and abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz234a.onion refused; URI:CHK:secret:stuff');
+    }),
+    timing: TEST_TIMING,
+  });
+  t.after(() => broker.close());
+  broker.addStatic(grid.nodes[0].staticServer);
+  await eventually(() => broker.statuses()[0].lastError !== undefined, 'the error');
+  const shown = broker.statuses()[0].lastError ?? '';
+  assert.ok(!shown.includes('203.0.113.5') && !shown.includes('.onion') && !shown.includes('secret'), shown);
+  assert.match(shown, /\[ip\]/);
 });

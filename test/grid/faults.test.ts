@@ -285,3 +285,65 @@ test('no servers at all: clear errors with hints', async (t) => {
     return true;
   });
 });
+
+test('a server that stalls at upload time is left behind (share query and PATCHes)', async (t) => {
+  const grid = await startGrid(t, { servers: 11 });
+  let writes = 0;
+  let stalledMidUpload: GridNode | undefined;
+  const client = await grid.client({
+    uploadBatchBytes: 32 * 1024,
+    timing: { writeTimeoutMs: 1_500, queryTimeoutMs: 20_000 },
+    storageApiFactory: hookedFactory(async ({ method, peer }) => {
+      if (method === 'writeImmutable' && ++writes === 40) {
+        stalledMidUpload = nodeOf(grid, peer);
+        await stalledMidUpload.stall();
+      }
+    }),
+  });
+  // One server stops answering before the upload: its share query would hang for 20 s.
+  await grid.nodes[10].stall();
+  const data = randomBytes(10 * SEGMENT);
+  const started = Date.now();
+  const r = await client.uploadImmutable(bytesSource(data), data.length);
+  const took = Date.now() - started;
+  assert.ok(took < 15_000, `took ${took} ms: the stalled servers were not waited for`);
+  assert.ok(stalledMidUpload !== undefined && stalledMidUpload !== grid.nodes[10]);
+  assert.equal(r.happiness, 9, 'ten servers answered, one of them then stalled');
+  await stalledMidUpload.restart();
+  await grid.nodes[10].restart();
+  assert.deepEqual(await stalledMidUpload.listShares(r.storageIndex as string), []);
+  assert.ok((await collect((await client.downloadImmutable(r.cap)).stream)).equals(data));
+});
+
+test('cancelling: an aborted upload leaves nothing readable; an abandoned download just stops', async (t) => {
+  const grid = await startGrid(t, { servers: 10 });
+  const convergenceSecret = randomBytes(32);
+  const stop = new AbortController();
+  let writes = 0;
+  const client = await grid.client({
+    convergenceSecret,
+    uploadBatchBytes: 32 * 1024,
+    storageApiFactory: hookedFactory(({ method }) => {
+      if (method === 'writeImmutable' && ++writes === 30) stop.abort();
+    }),
+  });
+  const data = randomBytes(8 * SEGMENT);
+  const si = await storageIndexOf(data, convergenceSecret);
+  await assert.rejects(client.uploadImmutable(bytesSource(data), data.length, { signal: stop.signal }), (e: unknown) => isTahoeError(e, 'Aborted'));
+  assert.equal(await completeShares(grid, si), 0);
+  for (const node of grid.nodes) await eventually(async () => (await node.listIncoming(si)).length === 0, `${node.nickname} to drop the aborted upload`);
+
+  const r = await client.uploadImmutable(bytesSource(data), data.length);
+  const down = await client.downloadImmutable(r.cap);
+  let first: Uint8Array | undefined;
+  for await (const chunk of down.stream) {
+    first = chunk;
+    break; // the consumer walks away
+  }
+  assert.ok(first !== undefined && Buffer.from(first).equals(data.subarray(0, first.length)));
+  const cancel = new AbortController();
+  const handle = await client.downloadImmutable(r.cap, { signal: cancel.signal });
+  await assert.rejects(async () => {
+    for await (const _chunk of handle.stream) cancel.abort();
+  }, (e: unknown) => isTahoeError(e, 'Aborted'));
+});
