@@ -57,7 +57,7 @@ import type { Duplex } from 'node:stream';
 import { loadStorageIdentity, newSwissnum, type StorageIdentity } from '../storage/identity.js';
 import { ShareStore, type ExpiryPolicy } from '../storage/share-store.js';
 import { StorageServer } from '../storage/server.js';
-import { APPLICATION_VERSION } from '../storage/version.js';
+import { buildStorageAnnouncement } from '../storage/announcement.js';
 import { announcedHints } from './location.js';
 import { announcementCacheStore, readClientPort, readIntroducerSwissnum, readServersYamlText, seqnumStore, writeApiAuthToken, writeClientPort, writeIntroducerFiles, writeMyNodeid, writeNodeUrl } from './files.js';
 import { openLogFile, stderrSink, teeSink, type FileSink } from './log-file.js';
@@ -148,8 +148,12 @@ export interface TahoeNodeOptions {
   /** Starts the web gateway when `web.port` is set. */
   webGateway?: WebGatewayFactory;
   timing?: NodeTiming;
-  /** Tor details that are not tahoe.cfg settings (private test networks). */
-  tor?: { allowNonPublicAddresses?: boolean; publishTimeoutMs?: number };
+  /**
+   * Tor details that are not tahoe.cfg settings (private test networks): `discovery`
+   * replaces the places where a node with an empty `[tor]` section looks for tor
+   * (configuration.md §5), so tests and `demo` never touch a real 9050/9051.
+   */
+  tor?: { allowNonPublicAddresses?: boolean; publishTimeoutMs?: number; discovery?: TorProviderOptions['discovery'] };
   /** Abort a slow start (Tor bootstrap); the node cleans up what it started. */
   signal?: AbortSignal;
 }
@@ -403,6 +407,7 @@ export class TahoeNode implements TahoeNodeApi {
         onProgress: (s) => this.progress('tor', `tor bootstrapped ${s.progress}%: ${s.summary}`, s.progress),
         signal: this.options.signal,
         logger: this.log.child('tor'),
+        ...(this.options.tor?.discovery === undefined ? {} : { discovery: this.options.tor.discovery }),
       };
       const needsTorNow = config.tor.launch || this.needsOnionListener(config) || (policy.hideIp && policy.tcpHandler === 'tor');
       let provider: TorProvider | (() => Promise<TorProvider>);
@@ -611,17 +616,9 @@ export class TahoeNode implements TahoeNodeApi {
       await writePermutationSeed(this.directory, key);
       seed = permutationSeedOf(key.publicKey);
     }
-    const body: Record<string, AnnouncementValue> = {
-      version: 0,
-      nickname: config.node.nickname,
-      'app-versions': [],
-      'my-version': APPLICATION_VERSION,
-      'oldest-supported': '1.0.0',
-      'service-name': 'storage',
-      'anonymous-storage-FURL': identity.furl,
-      'anonymous-storage-NURLs': [...identity.nurls],
-      'permutation-seed-base32': seed,
-    };
+    // The storage room's announcement dict; the signer adds seqnum and nonce at each signing.
+    const { seqnum: _seqnum, nonce: _nonce, ...dict } = buildStorageAnnouncement({ nickname: config.node.nickname, furl: identity.furl, nurls: identity.nurls, permutationSeedBase32: seed });
+    const body = JSON.parse(JSON.stringify(dict)) as Record<string, AnnouncementValue>;
     this.signer = new AnnouncementSigner(key, body, seqnumStore(this.directory));
     this.progress('storage', `storage server ready: ${identity.nurls.length} NURL${identity.nurls.length === 1 ? '' : 's'} announced`);
   }

@@ -8,6 +8,14 @@
  * options §6.2, per-node torrc §6.3, authority keys §6.4, start order §6.5, stopping
  * §6.7, timing §6.8, lessons §6.9).
  *
+ * Exits resolve host names with a loopback name server that knows only `localhost` and
+ * `*.localhost` (exit-dns.ts), so a client can reach a loopback server *by name* through
+ * Tor (the name travels unresolved to the exit, as on the real network). Their exit policy
+ * accepts 127.0.0.0/8 and rejects every other IPv4 address; it ends in `accept *:*` only
+ * so that clients predict "probably accepted" for a stream to a host name — with a final
+ * `reject *:*` a client refuses every name at once ("No Tor server allows exit to …").
+ * That last rule matches no IPv4 address, and IPv6 exits are off (IPv6Exit 0).
+ *
  * Every node runs in the foreground as our child, in its own process group, with
  * `__OwningControllerProcess` set to our PID: if this process dies without calling
  * stop(), the tors notice and exit on their own.
@@ -21,6 +29,7 @@ import { TahoeError } from '../errors.js';
 import { OPEN_GATE, type SocketEndpoint } from '../net/socket.js';
 import { connectTorControl, type TorControlClient } from '../net/tor/control.js';
 import { spawnTor, stopTor, type TorChild } from '../net/tor/process.js';
+import { startExitDns, type ExitDnsQuery, type ExitDnsServer } from './exit-dns.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -75,6 +84,8 @@ export interface TorNetwork {
   networkTorrc: string;
   nodes: TorNetworkNode[];
   timings: TorNetworkTimings;
+  /** Names the exits asked their loopback name server for (proof of exit-side resolution). */
+  exitDnsQueries(): readonly ExitDnsQuery[];
   /** The last lines of a node's notice.log (default: every node's). */
   logTail(node?: string, lines?: number): Promise<string>;
   /** Stop every node (SIGTERM, SIGKILL after 5 s). Idempotent. */
@@ -113,8 +124,10 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
 
   const children: TorChild[] = [];
   const plans: NodePlan[] = [];
+  let exitDns: ExitDnsServer | undefined;
   const stopAll = async () => {
     await Promise.all(children.map((c) => stopTor(c)));
+    await exitDns?.close();
   };
   const logTail = async (node?: string, lines = 30): Promise<string> => {
     const chosen = node === undefined ? plans : plans.filter((p) => p.name === node);
@@ -147,7 +160,10 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
 
     const networkTorrc = path.join(dir, 'network.torrc');
     await fs.writeFile(networkTorrc, networkOptions(authorityPlans), { mode: 0o600 });
-    for (const plan of plans) await fs.writeFile(plan.torrc, nodeOptions(plan, networkTorrc, authorityPlans, options), { mode: 0o600 });
+    exitDns = await startExitDns();
+    const resolvConf = path.join(dir, 'exit-resolv.conf');
+    await fs.writeFile(resolvConf, exitDns.resolvConf, { mode: 0o600 });
+    for (const plan of plans) await fs.writeFile(plan.torrc, nodeOptions(plan, networkTorrc, authorityPlans, options, resolvConf), { mode: 0o600 });
 
     const relayPlans = plans.filter((p) => p.role !== 'client');
     for (const plan of relayPlans) children.push(await startNode(plan, options));
@@ -175,6 +191,7 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
       ...(plan.dirPort !== undefined ? { dirPort: plan.dirPort } : {}),
     }));
     let stopping: Promise<void> | undefined;
+    const dns = exitDns;
     return {
       dir,
       socksPort: client.socksPort as number,
@@ -185,6 +202,7 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
       networkTorrc,
       nodes,
       timings: { keysMs, nodesStartedMs, consensusMs, clientBootstrappedMs, totalMs: elapsed() },
+      exitDnsQueries: () => dns.queries(),
       logTail,
       stop: () => (stopping ??= stopAll()),
     };
@@ -279,7 +297,7 @@ function networkOptions(authorities: NodePlan[]): string {
   ].join('\n');
 }
 
-function nodeOptions(plan: NodePlan, networkTorrc: string, authorities: NodePlan[], options: TorNetworkOptions): string {
+function nodeOptions(plan: NodePlan, networkTorrc: string, authorities: NodePlan[], options: TorNetworkOptions, resolvConf: string): string {
   const lines = [
     `%include ${networkTorrc}`,
     `DataDirectory ${plan.dataDir}`,
@@ -299,10 +317,12 @@ function nodeOptions(plan: NodePlan, networkTorrc: string, authorities: NodePlan
     'AssumeReachable 1',
     'ExitRelay 1',
     'ExitPolicyRejectPrivate 0',
-    'ExitPolicy accept 127.0.0.0/8:*,reject *:*',
+    // see the module comment: the final accept matches nothing (every IPv4 address is covered before it, IPv6Exit is 0)
+    'ExitPolicy accept 127.0.0.0/8:*,reject 0.0.0.0/1:*,reject 128.0.0.0/1:*,accept *:*',
+    'IPv6Exit 0',
     'RefuseUnknownExits 0',
     // keep relays away from the system resolver and from DNS probes on the Internet
-    'ServerDNSResolvConfFile /dev/null',
+    `ServerDNSResolvConfFile ${resolvConf}`,
     'ServerDNSDetectHijacking 0',
     'ServerDNSTestAddresses',
   );

@@ -80,6 +80,18 @@ test('check 1: SOCKS through the client to a loopback HTTP server (exit to 127.0
   log(`loopback fetch through the network: ${Date.now() - started} ms`);
 });
 
+test('a loopback server by host name: the name travels unresolved to the exit, which asks the network\'s own name server', async () => {
+  const before = network.exitDnsQueries().length;
+  assert.match(await httpGetThroughTor('localhost', httpPort), /loopback ok$/);
+  assert.match(await httpGetThroughTor('storage-1.localhost', httpPort), /loopback ok$/);
+  const asked = network.exitDnsQueries().slice(before).map((q) => q.name);
+  assert.ok(asked.includes('localhost') && asked.includes('storage-1.localhost'), `the exits resolved both names (asked: ${asked.join(', ')})`);
+  // Any other name stays unresolved: nothing is forwarded off the machine.
+  await assert.rejects(httpGetThroughTor('example.com', 80, 20_000), (e: unknown) => isTahoeError(e) && [1, 4].includes(Number(e.details.code)));
+  assert.ok(network.exitDnsQueries().some((q) => q.name === 'example.com' && !q.answered));
+  assert.equal(readFileSync(path.join(network.dir, 'exit-resolv.conf'), 'utf8').trim().split('\n').length, 1);
+});
+
 test('check 2: ADD_ONION on the client, then fetch the onion through the same client', async (t) => {
   const control = await connectTorControl(network.controlEndpoint, { gate: OPEN_GATE });
   t.after(() => control.close());
