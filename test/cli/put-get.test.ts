@@ -166,7 +166,7 @@ test('progress line: bytes, percent, rate, ETA; silent when not a terminal', () 
   now = 1000;
   bar.update(11_000_000);
   const line = bar.render(100);
-  assert.match(line, /^uploading  \[#+ +\] 11.0 MB \/ 100 MB {2}11% {2}10.0 MB\/s {2}ETA 0:09$/);
+  assert.match(line, /^uploading {2}\[#+ +\] 11.0 MB \/ 100 MB {2}11% {2}10.0 MB\/s {2}ETA 0:09$/);
   assert.equal(written.length, 1);
   assert.ok(String(written[0]).startsWith('\r\x1b[2K'));
   now = 1100;
