@@ -276,10 +276,8 @@ export class I2pTransport implements Transport {
     const pending = this.clientSession;
     this.clientSession = undefined;
     const session = await pending?.catch(() => undefined);
-    if (session) {
-      await session.close();
-      lastClosedAt.set(session.b32, Date.now());
-    }
+    // a TRANSIENT identity is never used again: no need to remember when it closed
+    await session?.close();
   }
 
   private closedError(): TahoeError {
