@@ -5,9 +5,10 @@
  * Immutable-file caps (CHK, CHK-Verifier, LIT) are parsed into typed values that the rest
  * of tahoe-ts works with. Mutable-file and directory caps (SSK, MDMF, DIR2 and their
  * read-only / verifier / immutable variants) are recognised and their fields checked, so
- * a typo still gets a precise `CapInvalid`, but nothing here reads or writes them yet.
- * Any other string is kept as an opaque `unknown` cap, byte for byte, because directories
- * must carry caps from newer Tahoe versions unchanged.
+ * a typo still gets a precise `CapInvalid`; their typed views and derivations live in
+ * src/mutable/caps.ts and src/dirnode/caps.ts (`parseAnyCap` there sorts any cap into
+ * file, mutable file or directory). Any other string is kept as an opaque `unknown` cap,
+ * byte for byte, because directories must carry caps from newer Tahoe versions unchanged.
  */
 import { TahoeError } from '../errors.js';
 import { base32Decode, base32Encode, isBase32 } from '../crypto/base32.js';
@@ -205,8 +206,8 @@ export function formatCap(cap: Cap): string {
 }
 
 const NOT_YET: Readonly<Record<string, string>> = {
-  mutable: 'mutable files (SSK/MDMF) are not supported by tahoe-ts yet',
-  directory: 'directories (DIR2) are not supported by tahoe-ts yet',
+  mutable: 'is a mutable-file cap: not supported where an immutable file is expected',
+  directory: 'is a directory cap: not supported where an immutable file is expected',
   unknown: 'this is not a cap type tahoe-ts knows',
 };
 
@@ -226,7 +227,9 @@ export function parseImmutableFileCap(text: string): ImmutableFileCap {
     default: {
       const mutable = MUTABLE_TYPES.has(cap.type);
       throw new TahoeError('CapInvalid', `URI:${cap.type}: ${mutable ? NOT_YET.mutable : NOT_YET.directory}`, {
-        hint: 'only immutable files (URI:CHK:, URI:LIT:) can be read so far; use Tahoe-LAFS itself for this cap',
+        hint: mutable
+          ? 'read it as a mutable file (the mutable-file operations take URI:SSK: and URI:MDMF: caps)'
+          : 'list it as a directory (the directory operations take URI:DIR2… caps)',
         details: { capType: cap.type, supported: false },
       });
     }

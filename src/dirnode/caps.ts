@@ -96,3 +96,29 @@ export function wrapFileCap(file: MutableFileCap | ChkCap | ChkVerifierCap | Lit
   if ('access' in file) return { kind: 'mutable-directory', file };
   return { kind: 'immutable-directory', file };
 }
+
+/** Any cap, sorted by what it names (the common parser's result with the typed views). */
+export type AnyCap =
+  | { readonly kind: 'immutable-file'; readonly cap: ChkCap | ChkVerifierCap | LitCap }
+  | { readonly kind: 'mutable-file'; readonly cap: MutableFileCap }
+  | { readonly kind: 'directory'; readonly cap: DirectoryCap }
+  | { readonly kind: 'unknown'; readonly text: string };
+
+/**
+ * Parse any cap string: what a gateway needs to dispatch `/uri/<cap>`. Known types with a
+ * malformed body are `CapInvalid`; other strings come back as `unknown`, unchanged.
+ */
+export function parseAnyCap(text: string): AnyCap {
+  const trimmed = typeof text === 'string' ? text.trim() : text;
+  const cap = parseCap(trimmed);
+  switch (cap.type) {
+    case 'CHK': case 'CHK-Verifier': case 'LIT':
+      return { kind: 'immutable-file', cap };
+    case 'SSK': case 'SSK-RO': case 'SSK-Verifier': case 'MDMF': case 'MDMF-RO': case 'MDMF-Verifier':
+      return { kind: 'mutable-file', cap: mutableCapFromParsed(cap) };
+    case 'unknown':
+      return { kind: 'unknown', text: cap.text };
+    default:
+      return { kind: 'directory', cap: parseDirectoryCap(trimmed) };
+  }
+}
