@@ -91,3 +91,23 @@ test('launch: our own i2pd in private/i2pd/, stopped by close()', async (t) => {
   await provider.close();
   assert.throws(() => process.kill(launched.pid, 0), 'the router is gone after close()');
 });
+
+test('the launched router config: real-network defaults vs. the offline test network', async () => {
+  const { renderI2pdConf } = await import('../../../src/net/i2p/router-process.js');
+  const network = renderI2pdConf({ dataDir: '/n/private/i2pd', samPort: 17656, mode: 'network' });
+  const offline = renderI2pdConf({ dataDir: '/t/r', samPort: 17656, mode: 'offline' });
+  for (const conf of [network, offline]) {
+    assert.match(conf, /\[sam\]\nenabled = true\naddress = 127\.0\.0\.1\nport = 17656\n/);
+    for (const section of ['httpproxy', 'socksproxy', 'bob', 'i2cp', 'i2pcontrol', 'upnp', 'http']) {
+      assert.match(conf, new RegExp(`\\[${section}\\]\\nenabled = false\\n`), section);
+    }
+    // i2pd does not strip trailing comments: comments only on their own lines
+    for (const line of conf.split('\n')) assert.ok(line.startsWith('#') || !line.includes('#'), line);
+  }
+  assert.doesNotMatch(network, /netid|floodfill|\[reseed\]|length = 0/);
+  assert.match(network, /\[ssu2\]\nenabled = true/);
+  assert.match(offline, /^netid = 99$/m);
+  assert.match(offline, /^floodfill = true$/m);
+  assert.match(offline, /\[ntcp2\]\n(#.*\n)?enabled = true\npublished = true\nport = 17657\n/);
+  assert.match(offline, /\[reseed\]\nurls =\nthreshold = 0/);
+});
