@@ -156,7 +156,8 @@ class GridMutableFiles implements MutableGridClient {
   private readonly random: () => number;
 
   constructor(private readonly options: MutableGridClientOptions) {
-    checkMutableParameters({ format: options.defaultFormat ?? 'SDMF', k: options.encoding.k, n: options.encoding.n });
+    // k and N are checked when a file is created: a grid configured with N = 256 (fine for
+    // immutable files) can still read and change mutable files made elsewhere.
     if (options.leaseSecret.length === 0) {
       throw new TahoeError('NodeDirInvalid', 'the lease secret is empty', { hint: 'private/secret must hold a base32 secret; delete an empty one to have a new one created' });
     }

@@ -228,6 +228,7 @@ test('mutable files on a 10-server grid (3-of-10)', async (t) => {
     const overwritten = await files.overwriteMutableFile(created.cap, Buffer.from('still 1-of-4'));
     assert.equal(overwritten.sharesPlaced, 4, 'an overwrite keeps the file\'s k and N');
     assert.equal(parseMutableCap(created.cap).format, 'SDMF');
+    await assert.rejects(files.createMutableFile(Buffer.from('x'), { k: 3, n: 256 }), (e: unknown) => isTahoeError(e, 'BadInput') && /255/.test(e.hint));
   });
 });
 
