@@ -347,7 +347,8 @@ export class SamClient {
       const reply = await conn.request(formatCommand('HELLO', 'VERSION', [['MIN', '3.1'], ['MAX', '3.1']]), ['HELLO', 'REPLY'], 'waiting for the SAM HELLO reply', this.timeouts.helloMs, signal);
       checkOk(conn, reply, 'hello');
       const version = reply.pairs.get('VERSION');
-      if (version === undefined || !/^3\.\d+$/.test(version)) {
+      // We asked for 3.1; 3.0 lacks SIGNATURE_TYPE, and anything else is not SAM 3.
+      if (version === undefined || !/^3\.\d+$/.test(version) || Number(version.split('.')[1]) < 1) {
         conn.close();
         throw new TahoeError('SamProtocolError', `SAM bridge answered HELLO with version ${JSON.stringify(version ?? '')}`, {
           hint: 'tahoe-ts needs SAM 3.1; is [i2p] sam.port really an I2P SAM bridge?',

@@ -239,6 +239,10 @@ export class I2pTransport implements Transport {
       await waitForKeyReuse(b32, this.reuseDelayMs);
     }
     const session = await this.sam.createSession({ destination: privateKey, options: this.sessionOptions });
+    if (this.closed) {
+      await session.close();
+      throw this.closedError();
+    }
     const listener = new I2pListener(this, session, spec.port, onConnection, this.logger, this.reuseDelayMs);
     this.listeners.add(listener);
     void listener.done.then(() => this.listeners.delete(listener));

@@ -54,7 +54,7 @@ test('HELLO: NOVERSION and I2P_ERROR become SamRefused with the RESULT and MESSA
 });
 
 test('garbage, binary and wrong-command replies are SamProtocolErrors', async (t) => {
-  const replies = ['SSH-2.0-OpenSSH_9.2\n', '\x00\x01\x02\xff\n', 'HTTP/1.1 400 Bad Request\n', 'SESSION STATUS RESULT=OK\n', 'HELLO REPLY VERSION=3.1\n', 'HELLO REPLY RESULT=OK VERSION=banana\n'];
+  const replies = ['SSH-2.0-OpenSSH_9.2\n', '\x00\x01\x02\xff\n', 'HTTP/1.1 400 Bad Request\n', 'SESSION STATUS RESULT=OK\n', 'HELLO REPLY VERSION=3.1\n', 'HELLO REPLY RESULT=OK VERSION=banana\n', 'HELLO REPLY RESULT=OK VERSION=3.0\n'];
   let i = 0;
   const fake = await startFakeSam(t, (_line, conn) => conn.write(replies[i++]));
   for (const r of replies) {
