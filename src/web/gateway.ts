@@ -24,9 +24,9 @@
  * segment by segment with backpressure. Memory does not grow with file size.
  *
  * Request forgery: state-changing requests (PUT, POST, DELETE) coming from another web
- * site (Origin / Sec-Fetch-Site) are refused; POST needs an explicit `t=`; on a loopback
- * listener, requests whose Host header is not a loopback name are refused (DNS
- * rebinding). Pages send `Referrer-Policy: no-referrer` so caps in URLs do not leak.
+ * site (Sec-Fetch-Site, else Origin) are refused; POST needs an explicit `t=`; on a
+ * loopback listener, requests whose Host header is not a loopback name are refused (DNS
+ * rebinding). `Referrer-Policy: same-origin` keeps caps in URLs from leaking to other sites.
  *
  * Only net/ opens sockets: the listening socket comes from net/tls.ts `listenTcp`.
  */
@@ -206,7 +206,8 @@ class Gateway implements RunningWebGateway {
       this.controllers.delete(controller);
       if (!res.writableFinished) controller.abort(new TahoeError('Aborted', 'the client closed the connection', { hint: 'nothing to do: the request was abandoned' }));
     });
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    // Caps in URLs must not travel to other sites; same-origin requests keep their Origin header.
+    res.setHeader('Referrer-Policy', 'same-origin');
     res.setHeader('X-Content-Type-Options', 'nosniff');
     try {
       await this.route(req, res, controller.signal);
@@ -609,10 +610,12 @@ function hostName(host: string): string {
  * (curl, tahoe-ts put) send neither header and pass.
  */
 function checkSameOrigin(req: IncomingMessage): void {
-  const site = headerValue(req.headers['sec-fetch-site']);
   const hint = 'state-changing requests are accepted from the gateway\'s own pages and from programs, not from other web sites';
-  if (site === 'cross-site' || site === 'same-site') {
-    throw webError(403, 'BadInput', `refusing a ${req.method ?? ''} request sent by another web site (Sec-Fetch-Site: ${site})`, hint);
+  // Browsers set Sec-Fetch-Site themselves (page scripts cannot); when it is there it decides.
+  const site = headerValue(req.headers['sec-fetch-site']);
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return;
+    throw webError(403, 'BadInput', `refusing a ${req.method ?? ''} request sent by another web site (Sec-Fetch-Site: ${site.slice(0, 20)})`, hint);
   }
   const origin = headerValue(req.headers.origin);
   if (origin === undefined) return;
@@ -621,7 +624,7 @@ function checkSameOrigin(req: IncomingMessage): void {
     const u = new URL(origin);
     originHost = u.protocol === 'http:' ? u.host.toLowerCase() : undefined;
   } catch {
-    originHost = undefined;
+    originHost = undefined; // "null" (sandboxed frames, file: pages) and garbage
   }
   const host = headerValue(req.headers.host)?.trim().toLowerCase();
   if (originHost === undefined || host === undefined || originHost !== host) {

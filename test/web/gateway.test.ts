@@ -56,6 +56,7 @@ test('web gateway on a 4-server grid', async (t) => {
     assert.equal(r.headers['content-type'], 'application/octet-stream');
     assert.equal(r.headers['x-content-type-options'], 'nosniff');
     assert.equal(r.headers['content-security-policy'], 'sandbox');
+    assert.equal(r.headers['referrer-policy'], 'same-origin');
     assert.match(r.headers.etag ?? '', /^"[a-z2-7]{26}-"$/);
     // An unencoded cap in the path works too (":" is legal in a path segment).
     const plain = await request(`${base}/uri/${chkCap}`);
@@ -259,6 +260,10 @@ test('web gateway on a 4-server grid', async (t) => {
     assertTahoeErrorBody(evil.text, 'BadInput');
     assert.equal((await request(`${base}/uri`, { method: 'POST', body: form.body, headers: { ...headers, Origin: 'null' } })).status, 403);
     assert.equal((await request(`${base}/uri`, { method: 'PUT', body: 'x', headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 403);
+    assert.equal((await request(`${base}/uri`, { method: 'PUT', body: 'x', headers: { 'Sec-Fetch-Site': 'same-site', Origin: base } })).status, 403);
+    // Sec-Fetch-Site is set by the browser itself and decides when present.
+    const nullOrigin = await request(`${base}/uri`, { method: 'POST', body: form.body, headers: { ...headers, Origin: 'null', 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(nullOrigin.status, 200, nullOrigin.text);
     const same = await request(`${base}/uri`, { method: 'POST', body: form.body, headers: { ...headers, Origin: base, 'Sec-Fetch-Site': 'same-origin' } });
     assert.equal(same.status, 200, same.text);
     const rebinding = await request(`${base}/?t=json`, { headers: { Host: 'attacker.example:1234' } });
