@@ -172,10 +172,14 @@ export interface RetrieveOptions {
   readonly offset?: number;
   /** Bytes wanted (default: to the end). */
   readonly length?: number;
+  /** Segments fetched at the same time (default 8). */
+  readonly parallelSegments?: number;
 }
 
+const PARALLEL_SEGMENTS = 8;
+
 class ShareState {
-  blockTree?: IncompleteHashTree;
+  blockTree?: Promise<IncompleteHashTree>;
   failed = false;
   constructor(readonly share: InspectedShare) {}
 }
@@ -190,9 +194,13 @@ class VersionVerifier {
     this.shareTree = new IncompleteHashTree(version.header.n, version.header.rootHash);
   }
 
-  /** Load and check a share's block hash tree and share-hash chain (once per share). */
-  async prepare(state: ShareState, signal?: AbortSignal): Promise<IncompleteHashTree> {
-    if (state.blockTree !== undefined) return state.blockTree;
+  /** Load and check a share's block hash tree and share-hash chain (once per share, shared by concurrent segments). */
+  prepare(state: ShareState, signal?: AbortSignal): Promise<IncompleteHashTree> {
+    state.blockTree ??= this.load(state, signal);
+    return state.blockTree;
+  }
+
+  private async load(state: ShareState, signal?: AbortSignal): Promise<IncompleteHashTree> {
     const { share } = state;
     const n = share.shareNumber;
     const header = share.header;
@@ -206,7 +214,6 @@ class VersionVerifier {
     offered.set(this.shareTree.leafNode(n), nodes[0]);
     this.shareTree.addHashes(offered, { kind: 'ShareCorrupt', what: `share hash chain of share ${n}`, details: { shareNumber: n } });
     blockTree.addHashes(new Map(nodes.map((h, i) => [i, h] as const)), { kind: 'ShareCorrupt', what: `block hash tree of share ${n}`, details: { shareNumber: n } });
-    state.blockTree = blockTree;
     return blockTree;
   }
 
@@ -256,18 +263,18 @@ export async function retrieveVersion(cap: MutableWriteCap | MutableReadCap, ver
   if (offset >= end) return Buffer.alloc(0);
   const codec = options.codec ?? createCodec(header.k, header.n);
   const states = version.shares.map((s) => new ShareState(s));
+  // Segments are fetched a few at a time (a round trip each); a failure stops the others.
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
   const failed = (state: ShareState, e: unknown): void => {
-    state.failed = true;
     const error = asTahoeError(e, 'ShareCorrupt');
     if (error.kind === 'Aborted') throw error;
-    const failure = { shareNumber: state.share.shareNumber, reader: state.share.reader, error };
-    options.onShareFailure?.(failure);
+    if (state.failed) return;
+    state.failed = true;
+    options.onShareFailure?.({ shareNumber: state.share.shareNumber, reader: state.share.reader, error });
   };
-  const firstSegment = Math.floor(offset / header.segmentSize);
-  const lastSegment = Math.floor((end - 1) / header.segmentSize);
-  const parts: Buffer[] = [];
-  for (let s = firstSegment; s <= lastSegment; s++) {
-    throwIfAborted(options.signal);
+  const fetchSegment = async (s: number): Promise<Buffer> => {
+    throwIfAborted(signal);
     const blocks = new Map<number, Uint8Array>();
     let salt: Buffer | undefined;
     // Take shares in the given order, one per share number: fetch k blocks at once, and
@@ -286,7 +293,7 @@ export async function retrieveVersion(cap: MutableWriteCap | MutableReadCap, ver
       const results = await Promise.all(batch.map(async (state) => {
         tried.add(state);
         try {
-          return { state, got: await verifier.block(state, s, options.signal) };
+          return { state, got: await verifier.block(state, s, signal) };
         } catch (e) {
           failed(state, e);
           return undefined;
@@ -308,7 +315,28 @@ export async function retrieveVersion(cap: MutableWriteCap | MutableReadCap, ver
     const ciphertext = Buffer.concat(pieces).subarray(0, segmentLength);
     const plaintext = aesCtr(sskDataKey(salt, cap.readkey), ciphertext);
     const segStart = s * header.segmentSize;
-    parts.push(plaintext.subarray(Math.max(0, offset - segStart), Math.min(segmentLength, end - segStart)));
+    return plaintext.subarray(Math.max(0, offset - segStart), Math.min(segmentLength, end - segStart));
+  };
+  const firstSegment = Math.floor(offset / header.segmentSize);
+  const lastSegment = Math.floor((end - 1) / header.segmentSize);
+  const window = Math.max(1, options.parallelSegments ?? PARALLEL_SEGMENTS);
+  const inFlight: Array<Promise<Buffer>> = [];
+  let next = firstSegment;
+  const startNext = (): void => {
+    const p = fetchSegment(next++);
+    p.catch(() => undefined);
+    inFlight.push(p);
+  };
+  const parts: Buffer[] = [];
+  try {
+    while (next <= lastSegment && inFlight.length < window) startNext();
+    while (inFlight.length > 0) {
+      parts.push(await (inFlight.shift() as Promise<Buffer>));
+      if (next <= lastSegment) startNext();
+    }
+  } catch (e) {
+    stop.abort();
+    throw options.signal?.aborted === true ? asTahoeError(options.signal.reason ?? e, 'Aborted') : e;
   }
   return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }

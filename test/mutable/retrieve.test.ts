@@ -107,6 +107,46 @@ test('ranges read only the segments they need; a verify cap checks every block',
   await assert.rejects(verifyShare(badVersion, badVersion.shares[0]), (e: unknown) => isTahoeError(e, 'ShareCorrupt'));
 });
 
+test('segments are fetched several at a time; a bad block mid-file is replaced, too many stop the read', async () => {
+  const { key, cap } = await fixture('MDMF');
+  const plaintext = data(30 * 3000 + 123, 7);
+  const v = encodeMutableVersion(cap, key, plaintext, { format: 'MDMF', k: 3, n: 5, seqnum: 2, maxSegmentSize: 3000 });
+  const header = unpackMutableShare(v.shares[0]).header;
+  assert.equal(header.numSegments, 31);
+  const corrupt = (share: number, segment: number): Buffer => {
+    const bad = Buffer.from(v.shares[share]);
+    bad[blockRegion(header, segment).start + 20] ^= 0x10;
+    return bad;
+  };
+  for (const parallelSegments of [1, 3, 8, 64]) {
+    let inFlight = 0;
+    let most = 0;
+    const readers = [corrupt(0, 17), ...v.shares.slice(1)].map((bytes, i) => {
+      const inner = bytesShareReader(i, bytes);
+      return {
+        shareNumber: i,
+        read: async (o: number, l: number): Promise<Uint8Array> => {
+          inFlight++;
+          most = Math.max(most, inFlight);
+          await new Promise((resolve) => setImmediate(resolve));
+          inFlight--;
+          return inner.read(o, l);
+        },
+      };
+    });
+    const { versions } = await inspectShares(cap, readers);
+    const failures: ShareFailure[] = [];
+    const got = await retrieveVersion(readCapOf(cap), versions[0], { parallelSegments, onShareFailure: (f) => failures.push(f) });
+    assert.ok(got.equals(plaintext), `window ${parallelSegments}`);
+    assert.deepEqual(failures.map((f) => [f.shareNumber, f.error.kind]), [[0, 'ShareCorrupt']]);
+    assert.ok(most <= Math.min(parallelSegments, 31) * 3 + 3, `window ${parallelSegments}: ${most} reads at once`);
+    if (parallelSegments >= 3) assert.ok(most > 3, `window ${parallelSegments}: segments overlapped (${most} reads at once)`);
+  }
+  // Three of five shares bad in one segment: NotEnoughShares, and nothing left dangling.
+  const shares = new Map<number, Uint8Array>([[0, corrupt(0, 9)], [1, corrupt(1, 9)], [2, corrupt(2, 9)], [3, v.shares[3]], [4, v.shares[4]]]);
+  await assert.rejects(decodeMutableShares(readCapOf(cap), shares), (e: unknown) => isTahoeError(e, 'NotEnoughShares') && isTahoeError(e.cause, 'NotEnoughShares') && e.cause.details.segment === 9);
+});
+
 test('read-test-write: new shares test for absence, updates test the old checkstring, conflicts are reported', async () => {
   const { key, cap } = await fixture('SDMF');
   const v1 = encodeMutableVersion(cap, key, data(100), { format: 'SDMF', k: 1, n: 2, seqnum: 1 });
