@@ -49,9 +49,7 @@ import { ConnectionRouter } from '../net/router.js';
 import { TcpTransport } from '../net/tcp.js';
 import { connectTorProvider, type TorProvider, type TorProviderOptions } from '../net/tor/provider.js';
 import { TorTransport } from '../net/tor/transport.js';
-import { I2pTransport } from '../net/i2p/transport.js';
-import { PRODUCTION_SESSION_OPTIONS, DEFAULT_SAM_ENDPOINT, type SamEndpoint } from '../net/i2p/sam.js';
-import { launchI2pd, type I2pdProcess } from '../net/i2p/router-process.js';
+import { startI2pProvider, type I2pProvider } from '../net/i2p/provider.js';
 import type { DialTarget, Listener, ListenSpec, Transport, TransportName, TransportStatus } from '../net/transport.js';
 import type { Duplex } from 'node:stream';
 import { loadStorageIdentity, newSwissnum, type StorageIdentity } from '../storage/identity.js';
@@ -211,7 +209,7 @@ export class TahoeNode implements TahoeNodeApi {
   private routerValue: ConnectionRouter | undefined;
   private readonly transports = new Map<TransportName, Transport>();
   private readonly listeners: Listener[] = [];
-  private i2pd: I2pdProcess | undefined;
+  private i2pProvider: I2pProvider | undefined;
   private store: ShareStore | undefined;
   private storageIdentity: StorageIdentity | undefined;
   private introducerNurlList: Nurl[] = [];
@@ -432,22 +430,30 @@ export class TahoeNode implements TahoeNodeApi {
     }
 
     if (config.i2p.enabled) {
-      let endpoint: SamEndpoint = DEFAULT_SAM_ENDPOINT;
-      const sam = config.i2p.samPort;
-      if (sam !== undefined) {
-        if (sam.type !== 'tcp') {
-          throw new TahoeError('ConfigInvalid', `[i2p] sam.port must be tcp:HOST:PORT, not a ${sam.type}: endpoint`, { hint: 'write e.g. sam.port = tcp:127.0.0.1:7656' });
-        }
-        endpoint = { host: sam.host, port: sam.port };
-      }
-      if (config.i2p.launch) {
-        this.progress('i2p', 'launching i2pd');
-        this.i2pd = await launchI2pd({ dataDir: path.join(this.directory, 'private', 'i2pd'), mode: 'network', executable: config.i2p.executable, logger: this.log, onProgress: (m) => this.progress('i2p', m) });
-        endpoint = this.i2pd.samEndpoint;
-      }
-      const i2p = new I2pTransport({ sam: { endpoint, gate: policy.gate }, sessionOptions: { ...PRODUCTION_SESSION_OPTIONS, ...config.i2p.samOptions }, logger: this.log });
-      this.transports.set('i2p', i2p);
-      routed.set('i2p', i2p);
+      const needsI2pNow = config.i2p.launch || this.needsI2pListener(config);
+      if (needsI2pNow) this.progress('i2p', config.i2p.launch ? 'launching i2pd' : 'connecting to the I2P router');
+      const samOptions = config.i2p.samOptions;
+      // Found lazily otherwise: no socket until the first I2P dial (client use case 2).
+      const provider = await startI2pProvider(
+        {
+          samPort: config.cfg.get('i2p', 'sam.port')?.trim() || undefined,
+          launch: config.i2p.launch,
+          executable: config.i2p.executable,
+          configDir: config.i2p.configdir,
+        },
+        {
+          nodeDir: this.directory,
+          gate: policy.gate,
+          logger: this.log.child('i2p'),
+          onProgress: (m) => this.progress('i2p', m),
+          // [i2p] sam.options, when set, are the session options (tests need the production set gone).
+          ...(Object.keys(samOptions).length > 0 ? { sessionOptions: samOptions } : {}),
+          probe: needsI2pNow,
+        },
+      );
+      this.i2pProvider = provider;
+      this.transports.set('i2p', provider.transport);
+      routed.set('i2p', provider.transport);
     }
     this.routedTransports = routed;
     this.routerValue = new ConnectionRouter({ policy, transports: routed });
@@ -455,6 +461,13 @@ export class TahoeNode implements TahoeNodeApi {
 
   private routerFor(tcpHandler: TcpHandler): ConnectionRouter {
     return new ConnectionRouter({ policy: this.policy, transports: this.routedTransports, tcpHandler });
+  }
+
+  private needsI2pListener(config: NodeConfig): boolean {
+    if (!(this.type === 'introducer' || config.storage.enabled)) return false;
+    if (config.i2p.dest) return true;
+    const port = config.node.tubPort;
+    return port?.type === 'endpoints' && port.endpoints.some((e) => e.type === 'i2p' || (e.type === 'listen' && e.transport === 'i2p'));
   }
 
   private needsOnionListener(config: NodeConfig): boolean {
@@ -740,8 +753,9 @@ export class TahoeNode implements TahoeNodeApi {
     await step('storage server', () => this.services.storage?.close());
     await step('share store', () => this.store?.close());
     // Transports: tor closes its control connection (a launched tor exits), i2p its sessions.
-    for (const name of ['i2p', 'tor', 'tcp'] as const) await step(`${name} transport`, () => this.transports.get(name)?.close());
-    await step('i2pd', () => this.i2pd?.stop());
+    // The I2P provider closes its transport, then stops a router it launched.
+    await step('i2p', () => this.i2pProvider?.close());
+    for (const name of ['tor', 'tcp'] as const) await step(`${name} transport`, () => this.transports.get(name)?.close());
     if (this.cfg !== undefined) this.log.info('node stopped');
     await this.fileSink?.close();
   }
