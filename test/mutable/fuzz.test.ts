@@ -114,3 +114,36 @@ test('facade: create, overwrite with a recovered key, concurrent writers are det
   assert.equal(text, 'writer A');
   await assert.rejects(createMutable(Buffer.alloc(1), { k: 3, n: 256 }), (e: unknown) => e instanceof TahoeError && e.kind === 'BadInput' && /255/.test(e.hint));
 });
+
+test('write-response judge: random server answers give an outcome, never a crash; tests and surprises are conflicts', async () => {
+  const { interpretWriteResponse, knownShareTest, newShareTest, prefixTest } = await import('../../src/mutable/update.js');
+  const checkstring = Buffer.concat([Buffer.from([1]), randomBytes(40)]);
+  const plans = [{ shareNumber: 2, test: [newShareTest()], write: [], newLength: null }];
+  for (let i = 0; i < 3000; i++) {
+    const data = new Map<number, Uint8Array[]>();
+    for (let j = randomInt(0, 5); j > 0; j--) {
+      const reads = Array.from({ length: randomInt(0, 3) }, () => (randomInt(0, 4) === 0 ? Buffer.from(checkstring) : randomBytes(randomInt(0, 60))));
+      data.set(randomInt(0, 300), reads);
+    }
+    const leftAlone = new Map<number, Uint8Array>(randomInt(0, 2) === 0 ? [] : [[randomInt(0, 300), randomBytes(randomInt(0, 60))]]);
+    const success = randomInt(0, 2) === 0;
+    const outcome = interpretWriteResponse(plans, { success, data }, checkstring, leftAlone);
+    assert.equal(outcome.written, success);
+    if (!success) assert.equal(outcome.conflict, true);
+    const others = [...data].filter(([n]) => n !== 2);
+    const foreign = others.filter(([n, reads]) => {
+      const first = reads[0];
+      if (first === undefined) return true;
+      if (Buffer.from(first).subarray(0, checkstring.length).equals(checkstring) && first.length >= checkstring.length) return false;
+      const seen = leftAlone.get(n);
+      const common = seen === undefined ? 0 : Math.min(seen.length, first.length);
+      return !(seen !== undefined && common > 0 && Buffer.from(first).subarray(0, common).equals(Buffer.from(seen).subarray(0, common)));
+    });
+    assert.deepEqual([...outcome.unexpectedShares].sort((a, b) => a - b), foreign.map(([n]) => n).sort((a, b) => a - b));
+    if (success) assert.equal(outcome.conflict, foreign.length > 0);
+  }
+  // Test vectors from whatever was seen: valid checkstrings are parsed, anything else is matched byte for byte.
+  assert.deepEqual(knownShareTest(checkstring), { offset: 0, size: 41, specimen: checkstring });
+  const junk = randomBytes(13);
+  assert.deepEqual(knownShareTest(junk), prefixTest(junk));
+});

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { base32Decode } from '../../../src/crypto/base32.js';
+import { isTahoeError } from '../../../src/errors.js';
 import { leaseSecretsFor, writeEnablerFor } from '../../../src/crypto/lease-secrets.js';
 import { parseMutableCap } from '../../../src/mutable/caps.js';
 import { startGrid, type GridNode } from '../fixture.js';
@@ -73,4 +74,24 @@ test('a stalling server holds reads up only briefly, and writes go around it', a
   assert.ok(performance.now() - started < 15_000, `write took ${Math.round(performance.now() - started)} ms`);
   await grid.nodes[2].restart();
   assert.equal((await files.readMutableFile(created.cap)).data.toString(), 'written around it');
+});
+
+test('an aborted write stops with Aborted and leaves a readable file', async (t) => {
+  const grid = await startGrid(t, { servers: 5 });
+  const controller = { current: undefined as AbortController | undefined };
+  const { files } = await mutableClient(t, grid, {
+    hook: async (call) => {
+      // Abort while the lead write is on its way.
+      if (call.method === 'readTestWrite' && controller.current !== undefined) {
+        controller.current.abort();
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+  });
+  const created = await files.createMutableFile(Buffer.from('before'), { k: 2, n: 5 });
+  controller.current = new AbortController();
+  await assert.rejects(files.overwriteMutableFile(created.cap, Buffer.from('after'), { signal: controller.current.signal }), (e: unknown) => isTahoeError(e, 'Aborted'));
+  await assert.rejects(files.readMutableFile(created.cap, { signal: AbortSignal.abort() }), (e: unknown) => isTahoeError(e, 'Aborted'));
+  controller.current = undefined;
+  assert.equal((await files.readMutableFile(created.cap)).data.toString(), 'before');
 });
