@@ -322,3 +322,29 @@ test('introducer connections obey the privacy policy: hiding the IP with no Tor,
   assert.match(client.status().lastError ?? '', /Tor/);
   assert.equal(intro.connections, 0, 'nothing reached the introducer directly');
 });
+
+test('garbage instead of TLS, and garbage HTTP inside TLS, never stop the introducer from serving', async (t) => {
+  const intro = await startIntroducer(t);
+  const net = await import('node:net');
+  for (let i = 0; i < 20; i++) {
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: intro.port }, () => {
+        s.end(Buffer.from(Array.from({ length: 1 + i * 37 }, (_, j) => (j * 131 + i) & 0xff)));
+      });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+      s.resume();
+    });
+  }
+  for (const junk of ['GARBAGE\r\n\r\n', 'GET / HTTP/9.9\r\n\r\n', 'POST /introducer/v1/publish HTTP/1.1\r\nContent-Length: -5\r\n\r\n', '\u0000\u0001\u0002']) {
+    const tls = await connectPinnedTls(await openSocket({ host: '127.0.0.1', port: intro.port }, { gate: OPEN_GATE, purpose: 'local' }), { spkiHash: intro.nurl.spkiHash });
+    await new Promise<void>((resolve) => {
+      tls.on('error', () => resolve());
+      tls.on('close', () => resolve());
+      tls.resume();
+      tls.end(junk);
+    });
+  }
+  const ok = await raw(intro.nurl, 'GET', PATHS.version);
+  assert.equal(ok.status, 200);
+});

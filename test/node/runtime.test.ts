@@ -203,3 +203,17 @@ test('a client-only node opens no listener and finds the servers through the int
   assert.equal(client.storageNurls.length, 0);
   await client.services.grid?.waitForServers(1, { timeoutMs: 10_000 });
 });
+
+test('a node that must reach everything through Tor refuses to start when Tor is unavailable (AN-1.4)', async (t) => {
+  const root = tempDir(t);
+  const closedPort = await freePort();
+  const { directory } = await clientDir(root, 'hidden', {
+    storage: false,
+    edits: [
+      { section: 'node', key: 'reveal-IP-address', value: 'false' },
+      { section: 'connections', key: 'tcp', value: 'tor' },
+      { section: 'tor', key: 'socks.port', value: `tcp:127.0.0.1:${closedPort}` },
+    ],
+  });
+  await assert.rejects(TahoeNode.start({ directory, logToStderr: false }), (e) => isTahoeError(e, 'TorUnavailable') && /tor/.test(e.hint));
+});
