@@ -46,7 +46,7 @@ export interface MutableGridClientOptions {
   /** Defaults: the broker's timings. */
   readonly timing?: Partial<GridTiming>;
   readonly logger?: Logger;
-  /** Reads: how long slower servers may still answer once a version is recoverable (default 1 s). */
+  /** Reads: once a version is recoverable, how long a silence ends the wait for slower servers (default 1 s). */
   readonly graceMs?: number;
   /** Read-modify-write: attempts before a conflict is reported (default 6). */
   readonly maxAttempts?: number;

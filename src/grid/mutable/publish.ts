@@ -116,7 +116,13 @@ export async function publishShares(ctx: MutableGridContext, job: PublishJob): P
       .map((server, index) => ({ server, index, load: goal.get(server)?.size ?? 0 }))
       .sort((a, b) => a.load - b.load || a.index - b.index);
     if (list.length === 0) return;
-    homeless.forEach((shareNumber, i) => addGoal(list[i % list.length].server, shareNumber, undefined));
+    homeless.forEach((shareNumber, i) => {
+      const server = list[i % list.length].server;
+      // Replacing something unreadable that sits there: test for exactly those bytes.
+      const there = leftAlone.get(server)?.get(shareNumber);
+      leftAlone.get(server)?.delete(shareNumber);
+      addGoal(server, shareNumber, there !== undefined && there.length > 0 ? there : undefined);
+    });
   };
 
   const send = async (server: StorageServer, shares: ReadonlyMap<number, Buffer | undefined>): Promise<SendOutcome> => {

@@ -8,8 +8,9 @@
  * key and signature are read with one ranged GET and checked against the cap (the pure
  * decoder's `inspectShare`). Valid shares are grouped by version (seqnum, root hash, …).
  *
- *   mode 'read'   returns once a version is recoverable and slower servers had a short
- *                 grace period (a stalled server cannot hold a read up);
+ *   mode 'read'   returns once a version is recoverable and no other server has answered
+ *                 for a short grace period (a stalled server cannot hold a read up, at
+ *                 the price that a version only it holds may be missed);
  *   mode 'write'  waits for every server (each bounded by the query/read time limits):
  *                 a publisher must know every share it is about to replace, otherwise
  *                 its test vectors would miss a concurrent writer's shares.
@@ -33,7 +34,7 @@ export interface MutableGridContext {
   readonly logger: Logger;
   /** `private/secret`: lease renew/cancel secrets are derived from it. */
   readonly leaseSecret: Uint8Array;
-  /** Read mode: how long slower servers may still answer once a version is recoverable (default 1 s). */
+  /** Read mode: once a version is recoverable, how long a silence ends the wait for slower servers (default 1 s). */
   readonly graceMs?: number;
 }
 
@@ -297,8 +298,12 @@ export async function updateServermap(ctx: MutableGridContext, cap: MutableFileC
       await queryServer(server);
     } finally {
       answered++;
-      if (answered === servers.length) settle();
-      else if (options.mode === 'read' && graceTimer === undefined && recoverable()) {
+      if (answered === servers.length) {
+        settle();
+      } else if (options.mode === 'read' && recoverable()) {
+        // Wait for a quiet spell: every answer restarts the grace period, so servers that
+        // answer in a burst are all heard, and only a silent straggler is left behind.
+        if (graceTimer !== undefined) clearTimeout(graceTimer);
         graceTimer = setTimeout(settle, ctx.graceMs ?? 1_000);
         graceTimer.unref?.();
       }

@@ -249,7 +249,7 @@ test('mutable files with N−k servers down, and a write that cannot reach k ser
   assert.equal(written.sharesPlaced, 10);
   assert.equal(written.servers, 3);
   for (const node of grid.nodes.slice(3)) await node.restart();
-  const { files: later } = await mutableClient(t, grid);
+  const { files: later } = await mutableClient(t, grid, { files: { graceMs: 2_000 } });
   const read = await later.readMutableFile(sdmf.cap);
   assert.equal(read.data.toString(), 'written while most servers were down', 'the newer version wins over the old shares');
   assert.equal(read.seqnum, 2);
