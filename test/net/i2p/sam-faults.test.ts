@@ -246,6 +246,22 @@ test('a session whose control socket the router closes is reported dead', async 
   await assert.rejects(session.lookup('ME'), (e: unknown) => isTahoeError(e, 'SamRefused'));
 });
 
+test('a pending ACCEPT or CONNECT is cancelled when the session dies (the router leaves their sockets open)', async (t) => {
+  const fake = await fakeWithSession(t, (line) => (line.startsWith('STREAM ACCEPT') ? 'STREAM STATUS RESULT=OK\n' : undefined));
+  const session = await client(fake, { ...FAST, connectReplyMs: 30_000 }).createSession({ destination: 'TRANSIENT' });
+  const accepting = session.accept();
+  const connecting = session.connect(PEER.b32);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  fake.connections[0].end();
+  await assert.rejects(accepting, (e: unknown) => isTahoeError(e, 'SamRefused') && e.details.result === 'SESSION_CLOSED');
+  await assert.rejects(connecting, (e: unknown) => isTahoeError(e, 'SamRefused') && e.details.result === 'SESSION_CLOSED');
+  assert.ok(Date.now() - started < 1_000);
+  // their SAM sockets were closed too
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(fake.connections.slice(1).every((c) => c.socket.destroyed || c.socket.readableEnded));
+});
+
 test('NAMING LOOKUP: KEY_NOT_FOUND, cache, and a VALUE that is not a destination', async (t) => {
   const fake = await startFakeSam(
     t,
