@@ -43,7 +43,7 @@ import { AnnouncementHub, IntroducerClient } from '../introducer/client.js';
 import { IntroducerServer } from '../introducer/server.js';
 import type { IntroducerClientTiming, IntroducerServerTiming } from '../introducer/timing.js';
 import { formatNurlsFile, introducerFurl, introducerNurls, parseIntroducerLocation, type IntroducerAddress } from '../introducer/url.js';
-import { formatNurl, type LocationItem, type Nurl, type ServerEndpoint } from '../net/hints.js';
+import { formatNurl, type LocationItem, type Nurl, type ServerEndpoint, type TubLocation } from '../net/hints.js';
 import { createPolicy, tubDefaults, type Policy, type TcpHandler } from '../net/policy.js';
 import { ConnectionRouter } from '../net/router.js';
 import { TcpTransport } from '../net/tcp.js';
@@ -356,8 +356,10 @@ export class TahoeNode implements TahoeNodeApi {
     if (serving) {
       cert = await loadOrCreateNodeCertificate(this.directory);
       await writeMyNodeid(this.directory, tubIdOf(cert.certificate));
-      const { onionHints, tcpPort } = await this.startListeners(config);
-      const hints = announcedHints(config.node.tubLocation, { tcpPort, onionHints });
+      // Parsed once: onion location items are matched to their listeners by identity.
+      const location = config.node.tubLocation;
+      const { onionHints, tcpPort } = await this.startListeners(config, location);
+      const hints = announcedHints(location, { tcpPort, onionHints });
       if (this.type === 'introducer') await this.startIntroducerService(cert, hints);
       else await this.startStorage(config, cert, hints);
     }
@@ -480,7 +482,7 @@ export class TahoeNode implements TahoeNodeApi {
   }
 
   /** Turn tub.port, [tor] onion, [i2p] dest and onion location items into listeners. */
-  private async planListeners(config: NodeConfig): Promise<ListenPlan[]> {
+  private async planListeners(config: NodeConfig, location: TubLocation): Promise<ListenPlan[]> {
     const plans: ListenPlan[] = [];
     const tor = config.tor;
     const onionLocal = tor.onion ? tor.onionLocalPort : undefined;
@@ -533,7 +535,6 @@ export class TahoeNode implements TahoeNodeApi {
     }
     if (tor.onion && !torOnionPlanned) plans.push({ spec: torOnionSpec(), transport: 'tor' });
     if (config.i2p.dest && !i2pDestPlanned) plans.push({ spec: i2pDestSpec(), transport: 'i2p' });
-    const location = config.node.tubLocation;
     if (location.type === 'items') {
       for (const item of location.items) {
         if (item.type !== 'onion') continue;
@@ -556,8 +557,8 @@ export class TahoeNode implements TahoeNodeApi {
     return plans;
   }
 
-  private async startListeners(config: NodeConfig): Promise<{ onionHints: Map<LocationItem, DialTarget>; tcpPort?: number }> {
-    const plans = await this.planListeners(config);
+  private async startListeners(config: NodeConfig, location: TubLocation): Promise<{ onionHints: Map<LocationItem, DialTarget>; tcpPort?: number }> {
+    const plans = await this.planListeners(config, location);
     const onionHints = new Map<LocationItem, DialTarget>();
     let tcpPort: number | undefined;
     const accept = (stream: Duplex): void => {

@@ -11,6 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { createNode } from '../../src/config/create.js';
 import { editTahoeCfg } from '../../src/config/keys.js';
@@ -79,4 +80,49 @@ test('an onion introducer: a storage server publishes and a client subscribes th
   assert.ok(pid > 0, `launched tor pid in "${summary}"`);
   await introducer.stop();
   assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the launched tor is gone');
+});
+
+test('server use case 3 (anonymize, onion:PORT:hiddenServiceDir=… only): announced and reached through Tor alone', { timeout: 600_000 }, async (t) => {
+  const root = path.join(base, 'nodes3');
+  const control = `tcp:127.0.0.1:${network.controlPort}`;
+  const introDirectory = path.join(root, 'introducer');
+  await createNode({ directory: introDirectory, command: 'create-introducer', listen: ['tor'], torControlPort: control, webport: 'none' });
+  const introducer = await startNode(t, introDirectory, { tor: { publishTimeoutMs: 240_000 } });
+  const furl = introducer.introducerFurl as string;
+
+  const hsDir = path.join(root, 'hidden-service');
+  const { directory: serverDirectory } = await clientDir(root, 'server', {
+    introducer: furl,
+    shares: [1, 1, 1],
+    edits: [
+      { section: 'node', key: 'anonymize', value: 'true' },
+      { section: 'node', key: 'reveal-ip-address', value: null },
+      { section: 'node', key: 'tub.port', value: null },
+      { section: 'node', key: 'tub.location', value: `onion:3457:hiddenServiceDir=${hsDir}` },
+      { section: 'tor', key: 'control.port', value: control },
+    ],
+  });
+  const server = await startNode(t, serverDirectory, { tor: { publishTimeoutMs: 240_000 } });
+  // Everything it announces is an onion: the storage fURL's hints and its NURL.
+  assert.equal(server.storageNurls.length, 1);
+  assert.match(server.storageNurls[0], /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:3457\//);
+  const hostname = (await readFile(path.join(hsDir, 'hostname'), 'utf8')).trim();
+  assert.ok(server.storageNurls[0].includes(hostname), 'the onion of the hiddenServiceDir key');
+  assert.ok(server.status().listeners.some((l) => l.transport === 'tor'));
+
+  const client = await startNode(t, (await clientDir(root, 'client', {
+    introducer: furl,
+    storage: false,
+    shares: [1, 1, 1],
+    edits: [{ section: 'tor', key: 'socks.port', value: `tcp:127.0.0.1:${network.socksPort}` }],
+  })).directory);
+  const grid = client.services.grid;
+  assert.ok(grid !== undefined);
+  await grid.waitForServers(1, { timeoutMs: 300_000 });
+  assert.equal(grid.serverStatuses()[0].transport, 'tor');
+  const data = randomBytes(10_000);
+  const { cap } = await grid.uploadImmutable(bytesSource(data), data.length);
+  const parts: Buffer[] = [];
+  for await (const c of (await grid.downloadImmutable(cap)).stream) parts.push(Buffer.from(c));
+  assert.ok(Buffer.concat(parts).equals(data));
 });
