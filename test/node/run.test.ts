@@ -95,3 +95,36 @@ test('run with its port in use: a clear error naming the port, exit 78', async (
   assert.match(run.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE`));
   assert.match(run.stderr, /hint: another program already listens/);
 });
+
+test('SIGTERM while the node is still starting (waiting for the tor it launched) exits 0 and leaves no tor behind', { timeout: 120_000 }, async (t) => {
+  const root = tempDir(t);
+  const { createNode } = await import('../../src/config/create.js');
+  const { editTahoeCfg } = await import('../../src/config/keys.js');
+  const { writeFile, readdir } = await import('node:fs/promises');
+  const directory = path.join(root, 'onion');
+  await createNode({ directory, command: 'create-node', listen: ['tor'], torLaunch: true, webport: 'none', nickname: 'onion' });
+  // A tor that never bootstraps: no traffic at all.
+  const torrc = path.join(root, 'offline.torrc');
+  await writeFile(torrc, 'DisableNetwork 1\n');
+  await editTahoeCfg(directory, [{ section: 'tor', key: 'launch.extra_torrc', value: torrc }, { section: 'storage', key: 'reserved_space', value: '0' }]);
+  const stateDir = path.join(directory, 'private', 'tor-statedir');
+  const torsOfNode = async (): Promise<number[]> => {
+    const found: number[] = [];
+    for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+      if (cmdline.includes(stateDir)) found.push(Number(pid));
+    }
+    return found;
+  };
+  const run = spawnRun(t, directory);
+  await run.waitFor(/launching tor/, 60_000, 'stderr');
+  // Stop the node while it waits for the bootstrap of a tor that is running.
+  const deadline = Date.now() + 20_000;
+  while ((await torsOfNode()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok((await torsOfNode()).length > 0, 'tor was launched');
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, run.stderr.slice(-2000));
+  const leftovers = await torsOfNode();
+  assert.deepEqual(leftovers, [], 'the launched tor is gone');
+});
