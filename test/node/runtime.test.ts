@@ -217,3 +217,18 @@ test('a node that must reach everything through Tor refuses to start when Tor is
   });
   await assert.rejects(TahoeNode.start({ directory, logToStderr: false }), (e) => isTahoeError(e, 'TorUnavailable') && /tor/.test(e.hint));
 });
+
+test('the deprecated [client] introducer.furl works as petname "default"; together with a "default" in introducers.yaml it is refused', async (t) => {
+  const root = tempDir(t);
+  const intro = await introducerDir(root);
+  const introducer = await startNode(t, intro.directory);
+  const furl = introducer.introducerFurl as string;
+  await startNode(t, (await clientDir(root, 's0', { introducer: furl })).directory);
+  const { directory } = await clientDir(root, 'old-style', { storage: false, edits: [{ section: 'client', key: 'introducer.furl', value: furl }] });
+  const client = await startNode(t, directory);
+  assert.equal(client.status().introducers[0].petname, 'default');
+  await client.services.grid?.waitForServers(1, { timeoutMs: 10_000 });
+  await client.stop();
+  const both = await clientDir(root, 'both', { storage: false, introducer: furl, edits: [{ section: 'client', key: 'introducer.furl', value: furl }] });
+  await assert.rejects(TahoeNode.start({ directory: both.directory, logToStderr: false }), (e) => isTahoeError(e, 'ConfigInvalid') && /default/.test(e.message));
+});
