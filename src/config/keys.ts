@@ -19,7 +19,7 @@ import { TahoeError } from '../errors.js';
 import { base32Decode, base32Encode, isBase32 } from '../crypto/base32.js';
 import { createNodeCertificate, parseNodePem, type NodeCertificate } from '../crypto/certificate.js';
 import { NodeKey, parseNodePrivateKey, permutationSeedOf } from '../crypto/node-key.js';
-import { parseFurl } from '../net/hints.js';
+import { parseFurl, parseNurl } from '../net/hints.js';
 import { decodeCfgBytes, editCfgText, type CfgEdit } from './cfg.js';
 
 export const PRIVATE_DIR = 'private';
@@ -266,7 +266,7 @@ export function parseIntroducersYaml(text: string, file: string = FILES.introduc
     const furl = typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>).furl : undefined;
     if (typeof furl !== 'string') throw introducersError(file, `introducer "${petname}" has no furl`);
     try {
-      parseFurl(furl);
+      checkIntroducerUrl(furl);
     } catch (cause) {
       const e = cause as TahoeError;
       throw new TahoeError('ConfigInvalid', `${file}: introducer "${petname}": ${e.message}`, { hint: e.hint, cause, details: { file } });
@@ -274,6 +274,23 @@ export function parseIntroducersYaml(text: string, file: string = FILES.introduc
     out[String(petname)] = furl;
   }
   return out;
+}
+
+/**
+ * What an introducer entry may hold: the fURL-form line (`pb://TUBID@HINT,HINT/SWISSNUM`)
+ * or one or more HTTPS NURLs of one introducer (`pb://HASH@HOST:PORT/SWISSNUM#v=1`,
+ * `pb+tor://…`, `pb+i2p://…`), separated by spaces or commas. The introducer client does
+ * the full check (same pin and swissnum across NURLs) when it starts.
+ */
+export function checkIntroducerUrl(text: string): void {
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  if (words.length === 0) throw new TahoeError('ConfigInvalid', 'the introducer URL is empty', { hint: 'copy a line of the introducer\'s private/introducer.furl' });
+  if (!words.some((w) => w.includes('#'))) {
+    if (words.length > 1) throw new TahoeError('ConfigInvalid', 'the introducer URL has several fURLs', { hint: 'give one fURL or NURL per petname' });
+    parseFurl(words[0]);
+    return;
+  }
+  for (const w of words.flatMap((x) => x.split(',')).filter((x) => x !== '')) parseNurl(w);
 }
 
 export function formatIntroducersYaml(introducers: Introducers): string {
@@ -287,7 +304,7 @@ export async function readIntroducers(nodeDirectory: string): Promise<Introducer
 }
 
 export async function writeIntroducers(nodeDirectory: string, introducers: Introducers): Promise<void> {
-  for (const furl of Object.values(introducers)) parseFurl(furl);
+  for (const furl of Object.values(introducers)) checkIntroducerUrl(furl);
   await writePrivateFile(nodeDirectory, FILES.introducers, formatIntroducersYaml(introducers));
 }
 

@@ -173,3 +173,13 @@ test('fuzz: introducers.yaml parser gives a mapping or a ConfigInvalid, nothing 
     }
   }
 });
+
+test('introducers.yaml accepts HTTPS NURLs of one introducer as well as the fURL form', async () => {
+  const { parseIntroducersYaml } = await import('../../src/config/keys.js');
+  const hash = 'A'.repeat(43);
+  const swiss = 'abcdefghijklmnopqrstuvwxyz234567';
+  const nurls = `pb://${hash}@127.0.0.1:3457/${swiss}#v=1 pb+tor://${hash}@aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion:3457/${swiss}#v=1`;
+  const parsed = parseIntroducersYaml(`introducers:\n  default:\n    furl: "${nurls}"\n`, 'introducers.yaml');
+  assert.equal(parsed.default, nurls);
+  assert.throws(() => parseIntroducersYaml(`introducers:\n  default:\n    furl: "pb://${hash}@127.0.0.1:3457/${swiss}#v=2"\n`, 'introducers.yaml'), /introducer "default"/);
+});
