@@ -70,6 +70,9 @@ export class ShareWriter {
     this.queue.push({ offset, bytes });
     this.queuedBytes += bytes.length;
     this.pump();
+    // The held tail waits for commit(), which comes only after this write returns: it must
+    // not wait for queue space (it is small and bounded by the share layout anyway).
+    if (offset >= this.o.holdFrom) return;
     while (this.state === 'active' && this.queuedBytes > this.o.maxQueuedBytes) await this.changed();
   }
 
@@ -143,8 +146,9 @@ export class ShareWriter {
       }
     }
     if (count === 0) return undefined;
-    // While streaming, short batches wait for more bytes (fewer, larger PATCHes).
-    if (this.mode === 'streaming' && stop !== 'size' && stop !== 'gap') return undefined;
+    // While streaming, short batches wait for more bytes (fewer, larger PATCHes) — unless
+    // the held tail follows: then every byte before it has been written.
+    if (this.mode === 'streaming' && stop === 'end') return undefined;
     return { count, length };
   }
 

@@ -188,3 +188,22 @@ test('the last error shown for a server is redacted', async (t) => {
   assert.ok(!shown.includes('203.0.113.5') && !shown.includes('.onion') && !shown.includes('secret'), shown);
   assert.match(shown, /\[ip\]/);
 });
+
+test('a servers.yaml per-server [connections] override picks the router for that server', async (t) => {
+  const grid = await startGrid(t, { servers: 2 });
+  const asked: string[] = [];
+  const broker = new StorageBroker({
+    router: testRouter(),
+    routerFor: (handler) => {
+      asked.push(handler);
+      return testRouter();
+    },
+    clientFactory: defaultStorageApiFactory(TEST_TIMING),
+    timing: TEST_TIMING,
+  });
+  t.after(() => broker.close());
+  broker.addStatic({ ...grid.nodes[0].staticServer, tcpHandler: 'tcp' });
+  broker.addStatic(grid.nodes[1].staticServer);
+  await broker.waitForServers(2, { timeoutMs: 5_000 });
+  assert.deepEqual(asked, ['tcp']);
+});

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     convergenceSecret: randomBytes(32),
     encoding,
     timing: { ...TEST_TIMING, writeTimeoutMs: 120_000, readTimeoutMs: 60_000 },
+    ...(process.env.GRID_BATCH_BYTES === undefined ? {} : { uploadBatchBytes: Number(process.env.GRID_BATCH_BYTES) }),
   });
   for (const s of servers) client.addStaticServer(s);
   await client.waitForServers(servers.length, { timeoutMs: 30_000 });

@@ -209,3 +209,15 @@ test('fewer servers than N: shares spread, happiness = number of servers', async
     return true;
   });
 });
+
+test('any PATCH batch size works (batches smaller, equal to and larger than blocks and shares)', async (t) => {
+  const grid = await startGrid(t, { servers: 10 });
+  const blockSize = planSegments({ k: 3, n: 10, maxSegmentSize: SEGMENT }, 10 * SEGMENT).blockSize;
+  const data = randomBytes(7 * SEGMENT + 1234);
+  for (const batch of [1000, blockSize - 1, blockSize, blockSize + 9, 2 * blockSize + 1, 10_000_000]) {
+    const client = await grid.client({ uploadBatchBytes: batch });
+    const r = await client.uploadImmutable(bytesSource(data), data.length, { randomKey: true });
+    assert.equal(r.happiness, 10, `batch ${batch}`);
+    assert.ok((await collect((await client.downloadImmutable(r.cap)).stream)).equals(data), `batch ${batch}`);
+  }
+});
