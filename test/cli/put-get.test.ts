@@ -19,6 +19,7 @@ import { killAndWait } from '../helpers/processes.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
 import { ProgressLine, formatBytes, formatEta } from '../../src/cli/progress.js';
 import { errorFromReply } from '../../src/web/client.js';
+import { tahoeTsArgv } from '../web/cli-process.js';
 
 interface Result {
   code: number | null;
@@ -59,7 +60,9 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
   t.after(() => grid.close());
   const clientDir = grid.clientDirectory;
 
-  let node: ChildProcess | undefined = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/cli/run-cli.ts'), 'run', '-d', clientDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // bin/tahoe-ts when dist/ is fresh (npm test builds it), else the sources through tsx.
+  const runArgv = await tahoeTsArgv(t, 'any');
+  let node: ChildProcess | undefined = spawn(process.execPath, [...runArgv, 'run', '-d', clientDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => (node === undefined ? undefined : killAndWait(node)));
   let nodeLog = '';
   node.stdout?.setEncoding('utf8').on('data', (d: string) => (nodeLog += d));
