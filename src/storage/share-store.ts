@@ -305,6 +305,11 @@ export class ShareStore {
   ): Promise<{ alreadyHave: number[]; allocated: number[] }> {
     return this.siLock.run(si, async () => {
       const existing = await this.listShares(si);
+      // The mirror of read-test-write's check: an immutable upload into a mutable file's
+      // storage index would block that file's updates here (1.20 fails it as well).
+      if ([...existing.values()].some((s) => s.kind === 'mutable')) {
+        throw rejection('conflict', 'this storage index holds mutable shares; immutable shares cannot be added to it', 'mutable and immutable files never share a storage index; check the cap');
+      }
       const alreadyHave = [...existing.keys()].sort((a, b) => a - b);
       // Whoever wants these shares stored wants them kept: add or renew their lease.
       for (const [, share] of existing) await this.leaseOrSkipDamaged(share, request.lease, 0);
@@ -677,9 +682,15 @@ export class ShareStore {
   ): Promise<ReadTestWriteResponse> {
     return this.siLock.run(si, async () => {
       const all = await this.listShares(si);
+      // Immutable storage indexes are public (verify caps name them). Without this check
+      // any client could rename a mutable container over a complete immutable share or
+      // delete it with new-length 0. An immutable share has no write enabler, so none
+      // matches (1.20 fails such a request as well).
+      if ([...all.values()].some((s) => s.kind === 'immutable') || this.uploads.has(si)) {
+        throw rejection('write-enabler-mismatch', 'this storage index holds immutable shares, which read-test-write cannot change', 'mutable and immutable files never share a storage index; check the cap');
+      }
       const shares = new Map<number, { file: string; header: MutableHeader }>();
       for (const [shnum, share] of all) {
-        if (share.kind !== 'mutable') continue;
         const header = await readMutableHeader(share.file);
         if (header === undefined) continue;
         shares.set(shnum, { file: share.file, header });

@@ -78,9 +78,12 @@ test('damaged share files give TahoeErrors or are skipped, never crashes', async
     yield randomBytes(300);
   })());
   const we = randomBytes(32);
-  await store.readTestWrite(SI, { writeEnabler: we, lease: { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) } }, { testWriteVectors: new Map([[1, { test: [], write: [{ offset: 0, data: randomBytes(300) }], newLength: null }]]), readVector: [] });
+  // The store never puts both kinds in one storage index; a damaged disk might, so the
+  // mutable share is made elsewhere and copied in beside the immutable one.
+  const MUTABLE_SI = 'bbbbbbbbbbbbbbbbbbbbbbbbbb';
+  await store.readTestWrite(MUTABLE_SI, { writeEnabler: we, lease: { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) } }, { testWriteVectors: new Map([[1, { test: [], write: [{ offset: 0, data: randomBytes(300) }], newLength: null }]]), readVector: [] });
   const dir = path.join(store.sharesDir, SI.slice(0, 2), SI);
-  const originals = [readFileSync(path.join(dir, '0')), readFileSync(path.join(dir, '1'))];
+  const originals = [readFileSync(path.join(dir, '0')), readFileSync(path.join(store.sharesDir, MUTABLE_SI.slice(0, 2), MUTABLE_SI, '1'))];
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 60; i++) {
     const which = i % 2;

@@ -311,3 +311,37 @@ test('concurrent requests for one storage index stay consistent', async (t) => {
   );
   assert.equal(attempts.filter((a) => a.success).length, 1);
 });
+
+test('mutable and immutable shares never mix in one storage index: read-test-write cannot replace or delete immutable shares, allocate cannot add to a mutable file', async (t) => {
+  const store = await openStore(t);
+  const upload = randomBytes(32);
+  const data = randomBytes(40);
+  await store.allocate(SI, { lease: secrets(), uploadSecret: upload, shareNumbers: [0, 1], allocatedSize: 40 });
+  await store.writeImmutable(SI, 0, upload, 0, 40, chunks(data));
+  const file = path.join(store.sharesDir, SI.slice(0, 2), SI, '0');
+  const before = readFileSync(file);
+  // Storage indexes of immutable files are public (verify caps): anyone may try.
+  const attacker = { writeEnabler: randomBytes(32), lease: secrets() };
+  for (const [shnum, change] of [
+    [0, { write: [{ offset: 0, data: Buffer.from('gone') }] }],
+    [0, { newLength: 0 }],
+    [1, { write: [{ offset: 0, data: Buffer.from('in progress') }] }],
+  ] as Array<[number, Partial<ShareTestWrite>]>) {
+    await assert.rejects(store.readTestWrite(SI, attacker, rtw([[shnum, change]])), rejectsWith('write-enabler-mismatch'));
+  }
+  assert.deepEqual(readFileSync(file), before, 'the complete share is untouched');
+  assert.deepEqual(await store.listMutable(SI), []);
+  // the upload in progress still completes into an immutable share
+  const r = await store.writeImmutable(SI, 1, upload, 0, 40, chunks(data));
+  assert.equal(r.complete, true);
+  assert.deepEqual(await store.listImmutable(SI), [0, 1]);
+
+  // and the mirror image: no immutable upload into a mutable file's storage index
+  const mutableSi = 'bbbbbbbbbbbbbbbbbbbbbbbbbb';
+  const we = randomBytes(32);
+  await store.readTestWrite(mutableSi, { writeEnabler: we, lease: secrets() }, rtw([[0, { write: [{ offset: 0, data: Buffer.from('v1') }] }]]));
+  await assert.rejects(store.allocate(mutableSi, { lease: secrets(), uploadSecret: upload, shareNumbers: [1], allocatedSize: 10 }), rejectsWith('conflict'));
+  const after = await store.readTestWrite(mutableSi, { writeEnabler: we, lease: secrets() }, rtw([[0, { write: [{ offset: 0, data: Buffer.from('v2') }] }]]));
+  assert.equal(after.success, true, 'the mutable file stays writable');
+  assert.deepEqual(await store.listImmutable(mutableSi), []);
+});
