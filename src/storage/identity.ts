@@ -4,9 +4,9 @@
  *
  * Spec: shared/specs/storage-protocol.md §1 and §7: the swissnum is 32 base32 characters
  * (160 random bits) shared by the fURL and every NURL, kept across restarts in
- * `private/storage.furl` as Tahoe does; one NURL per `tcp:` or `tor:` hint of
- * `tub.location` (`pb://` for tcp, `pb+tor://` for tor; `i2p:` and legacy `HOST:PORT`
- * hints get none); the fURL's TubID = base32(SHA-1(certificate DER)), because 1.20
+ * `private/storage.furl` as Tahoe does; one NURL per `tcp:`, `tor:` or `i2p:` hint of
+ * `tub.location` (`pb://` for tcp, `pb+tor://` for tor, `pb+i2p://` for i2p — anonymity
+ * checklist G-1, understood by tahoe-ts only; legacy `HOST:PORT` hints get none); the fURL's TubID = base32(SHA-1(certificate DER)), because 1.20
  * clients derive lease secrets and write enablers from it even over HTTPS.
  */
 import path from 'node:path';
@@ -30,13 +30,14 @@ export function formatStorageFurl(tubId: string, hints: readonly ConnectionHint[
   return formatFurl({ tubId, hints: [...hints], swissnum });
 }
 
-/** One NURL per `tcp:` / `tor:` hint, in hint order (legacy `HOST:PORT` and `i2p:` give none). */
+/** One NURL per `tcp:` / `tor:` / `i2p:` hint, in hint order (legacy `HOST:PORT` gives none). */
 export function storageNurls(spki: string, hints: readonly ConnectionHint[], swissnum: string): string[] {
   const out: string[] = [];
   for (const h of hints) {
     let nurl: Nurl | undefined;
     if (h.type === 'tcp' && !h.legacy) nurl = { scheme: 'pb', spkiHash: spki, host: h.host, port: h.port, swissnum };
     else if (h.type === 'tor') nurl = { scheme: 'pb+tor', spkiHash: spki, host: h.host, port: h.port, swissnum };
+    else if (h.type === 'i2p') nurl = h.port === undefined ? { scheme: 'pb+i2p', spkiHash: spki, host: h.address, swissnum } : { scheme: 'pb+i2p', spkiHash: spki, host: h.address, port: h.port, swissnum };
     if (nurl) out.push(formatNurl(nurl));
   }
   return out;

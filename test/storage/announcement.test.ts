@@ -27,11 +27,11 @@ import { isTahoeError } from '../../src/errors.js';
 import { runCli } from '../cli/cli-helper.js';
 import { tempDir } from '../helpers/tmp.js';
 
-test('buildStorageAnnouncement has 1.20\'s keys; NURLs only for tcp: and tor: hints', () => {
+test('buildStorageAnnouncement has 1.20\'s keys; NURLs for tcp:, tor: and i2p: hints (not legacy HOST:PORT)', () => {
   const onion = onionAddressFromPublicKey(Buffer.alloc(32, 9));
   const hints = ['tcp:127.0.0.1:3457', `tor:${onion}:3457`, 'i2p:' + 'a'.repeat(52) + '.b32.i2p', '192.0.2.1:3457'].map((h) => parseHint(h));
   const nurls = storageNurls('X'.repeat(43), hints, 'sw'.repeat(16));
-  assert.deepEqual(nurls, [`pb://${'X'.repeat(43)}@127.0.0.1:3457/${'sw'.repeat(16)}#v=1`, `pb+tor://${'X'.repeat(43)}@${onion}:3457/${'sw'.repeat(16)}#v=1`]);
+  assert.deepEqual(nurls, [`pb://${'X'.repeat(43)}@127.0.0.1:3457/${'sw'.repeat(16)}#v=1`, `pb+tor://${'X'.repeat(43)}@${onion}:3457/${'sw'.repeat(16)}#v=1`, `pb+i2p://${'X'.repeat(43)}@${'a'.repeat(52)}.b32.i2p/${'sw'.repeat(16)}#v=1`]);
   const ann = buildStorageAnnouncement({ nickname: 'no', furl: 'pb://x@tcp:h:1/s', nurls, permutationSeedBase32: 'seed', seqnum: 7 });
   assert.deepEqual(Object.keys(ann).sort(), ['anonymous-storage-FURL', 'anonymous-storage-NURLs', 'app-versions', 'my-version', 'nickname', 'nonce', 'oldest-supported', 'permutation-seed-base32', 'seqnum', 'service-name', 'version'].sort());
   assert.equal(ann['service-name'], 'storage');
