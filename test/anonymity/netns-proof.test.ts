@@ -1,0 +1,258 @@
+/**
+ * The leak proof (issue "Anonymize mode, proven", anonymity-checklist AN-10.2, G-7).
+ *
+ * A client node runs as `tahoe-ts run` inside a network namespace whose only interface
+ * besides loopback is one end of a veth pair, with the default route through it and a
+ * resolv.conf naming the other end — so a direct connection or a DNS query *would* leave
+ * through the veth. Everything crossing the veth is captured with dumpcap. The grid (an
+ * introducer and two storage servers) runs outside, reachable as onion services on the
+ * private Tor network, as I2P destinations on the offline i2pd, **and** over clear-net
+ * TCP on the veth address (a host-name hint first, then the IP): an anonymized client has
+ * a direct route within reach and must not take it.
+ *
+ * The node reaches Tor's SOCKS port / the SAM bridge on its namespace's 127.0.0.1 through a
+ * small relay (ns-forwarder.ts) that forwards across the veth to the daemons here. So the
+ * only packets an anonymized session may produce on the veth are relay ↔ daemon-port TCP.
+ *
+ *  1. anonymize = true (original spelling), over Tor: introducer, upload, download with
+ *     `tahoe-ts put`/`get` run in the namespace ⇒ zero packets other than to the SOCKS
+ *     relay port, zero packets to port 53;
+ *  2. reveal-IP-address = false + [connections] tcp = disabled (1.20 spelling), over I2P ⇒
+ *     zero packets other than to the SAM relay port, none to port 53;
+ *  3. control: the same client with anonymize off ⇒ the capture shows the DNS query for the
+ *     host-name hint and the direct TCP connection — the proof is able to fail.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { createNode } from '../../src/config/create.js';
+import { editTahoeCfg } from '../../src/config/keys.js';
+import type { CfgEdit } from '../../src/config/cfg.js';
+import { startTorNetwork, type TorNetwork } from '../../src/testnet/tor-network.js';
+import { startI2pRouter, type I2pRouter } from '../../src/testnet/i2pd.js';
+import { REPO_ROOT } from '../helpers/shared.js';
+import { killAndWait } from '../helpers/processes.js';
+import { GRID_TIMING_ENV, startAnonGrid, type AnonGrid } from './grid.js';
+import { createNetNamespace, forwardFromOuter, judgeCapture, netnsSupport, readCapture, startCapture, type CaptureVerdict, type Forward, type NetNamespace } from './netns.js';
+
+const support = netnsSupport();
+const skip = support.ok ? false : `network namespace proof skipped: ${support.why}`;
+if (!support.ok) {
+  if (process.env.CI === 'true') throw new Error(`!!! ${skip} (required in CI)`);
+  process.stderr.write(`\n!!! ${skip} — SKIPPING\n\n`);
+}
+
+const RUN_CLI = path.join(REPO_ROOT, 'test/cli/run-cli.ts');
+/** A name only a local resolver would ever look up (the control run's DNS query). */
+const CLEARNET_NAME = 'tahoe-leak-check.invalid';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+let root: string;
+let ns: NetNamespace;
+let tor: TorNetwork;
+let i2p: I2pRouter;
+let torGrid: AnonGrid;
+let i2pGrid: AnonGrid;
+let socksForward: Forward;
+let samForward: Forward;
+/** Ports of the relay on the namespace's loopback. */
+let innerSocksPort: number;
+let innerSamPort: number;
+
+function log(message: string): void {
+  process.stderr.write(`# ${message}\n`);
+}
+
+/** A small fake grid in a hurry: the setup waits (tor voting, I2P sessions) are mostly idle. */
+before(async () => {
+  if (!support.ok) return;
+  root = mkdtempSync(path.join(os.tmpdir(), 'tahoe-ts-netns-'));
+  chmodSync(root, 0o755); // the namespace's processes run as root too, but keep it readable for `ip netns exec`
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  ns = await createNetNamespace();
+  cleanups.push(() => ns.remove());
+  log(`namespace ${ns.name}: ${ns.innerInterface} ${ns.innerAddress} ⇄ ${ns.outerInterface} ${ns.outerAddress}`);
+
+  const t0 = Date.now();
+  const torStart = startTorNetwork({ dir: path.join(root, 'tor') });
+  const i2pStart = startI2pRouter({ dir: path.join(root, 'i2pd') });
+  const [torResult, i2pResult] = await Promise.allSettled([torStart, i2pStart]);
+  if (torResult.status === 'fulfilled') cleanups.push(() => torResult.value.stop());
+  if (i2pResult.status === 'fulfilled') cleanups.push(() => i2pResult.value.stop());
+  if (torResult.status === 'rejected') throw torResult.reason;
+  if (i2pResult.status === 'rejected') throw i2pResult.reason;
+  tor = torResult.value;
+  i2p = i2pResult.value;
+  log(`tor network and i2pd up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  // Grids start in parallel: onion publication and I2P session creation are waits.
+  const gridScope = { after: (fn: () => unknown) => void cleanups.push(fn) };
+  const common = { servers: 2, clearnet: ns.outerAddress, clearnetName: CLEARNET_NAME };
+  [torGrid, i2pGrid] = await Promise.all([
+    startAnonGrid(gridScope, { ...common, root: path.join(root, 'tor-grid'), network: { kind: 'tor', tor } }),
+    startAnonGrid(gridScope, { ...common, root: path.join(root, 'i2p-grid'), network: { kind: 'i2p', i2p } }),
+  ]);
+  log(`grids up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  socksForward = await forwardFromOuter(ns.outerAddress, { host: '127.0.0.1', port: tor.socksPort });
+  samForward = await forwardFromOuter(ns.outerAddress, { host: '127.0.0.1', port: i2p.samPort });
+  cleanups.push(() => socksForward.close(), () => samForward.close());
+  innerSocksPort = 19050;
+  innerSamPort = 17656;
+  const relay = ns.spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/anonymity/ns-forwarder.ts'), `${innerSocksPort}=${ns.outerAddress}:${socksForward.outerPort}`, `${innerSamPort}=${ns.outerAddress}:${samForward.outerPort}`], { cwd: REPO_ROOT });
+  cleanups.push(() => killAndWait(relay));
+  await waitForOutput(relay, /ready/, 30_000);
+}, { timeout: 300_000 });
+
+after(async () => {
+  for (const fn of cleanups.reverse()) {
+    try {
+      await fn();
+    } catch (e) {
+      log(`cleanup failed: ${String(e)}`);
+    }
+  }
+});
+
+function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}\nstdout: ${out}\nstderr: ${err.slice(-4000)}`)), timeoutMs);
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (re.test(out)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code ?? signal}) before ${re}\nstdout: ${out}\nstderr: ${err.slice(-4000)}`));
+    });
+  });
+}
+
+interface Welcome {
+  servers: Array<{ nickname: string; connected: boolean; transport: string | null }>;
+}
+
+interface SessionResult {
+  verdict: CaptureVerdict;
+  transports: Array<string | null>;
+  stderr: string;
+}
+
+/**
+ * One client session in the namespace, captured on the veth: `tahoe-ts run`, wait for both
+ * servers, `tahoe-ts put`, `tahoe-ts get`, compare, SIGTERM. Returns the capture's verdict.
+ */
+let sessions = 0;
+
+async function clientSession(name: string, grid: AnonGrid, edits: CfgEdit[], allowedPorts: ReadonlySet<number>): Promise<SessionResult> {
+  const dir = path.join(root, name);
+  const webPort = 13456 + sessions++;
+  await createNode({ directory: dir, command: 'create-client', nickname: name, introducer: grid.introducerFurl, webport: `tcp:${webPort}:interface=127.0.0.1`, sharesNeeded: 1, sharesHappy: 2, sharesTotal: 2 });
+  await editTahoeCfg(dir, edits);
+  const capture = await startCapture(ns.outerInterface, path.join(root, `${name}.pcapng`));
+  cleanups.push(() => capture.stop());
+  const env = { ...process.env, TAHOE_TS_TEST_TIMING: GRID_TIMING_ENV, TAHOE_TS_NODE_DIRECTORY: undefined, TAHOE_TS_LOG_LEVEL: 'debug' };
+  const node = ns.spawn(process.execPath, ['--import', 'tsx', RUN_CLI, 'run', '-d', dir], { cwd: REPO_ROOT, env });
+  cleanups.push(() => killAndWait(node));
+  let stderr = '';
+  node.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+  const context = () => `\n--- ${name} node stderr (tail) ---\n${stderr.slice(-6000)}`;
+  try {
+    await waitForOutput(node, /web gateway: /, 120_000);
+    const url = `http://127.0.0.1:${webPort}/`;
+    let welcome: Welcome | undefined;
+    const deadline = Date.now() + 180_000;
+    while (Date.now() < deadline) {
+      const reply = await ns.exec('curl', ['-s', '--max-time', '10', `${url}?t=json`]).catch(() => undefined);
+      try {
+        welcome = reply === undefined ? undefined : (JSON.parse(reply.stdout) as Welcome);
+      } catch {
+        welcome = undefined;
+      }
+      if (welcome !== undefined && welcome.servers.filter((s) => s.connected).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.ok(welcome !== undefined && welcome.servers.filter((s) => s.connected).length >= 2, `both servers connected${context()}`);
+
+    const data = randomBytes(200_000);
+    const input = path.join(root, `${name}.in`);
+    const output = path.join(root, `${name}.out`);
+    writeFileSync(input, data);
+    const put = await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'put', '--no-progress', '-d', dir, input], { timeoutMs: 180_000, env });
+    const cap = put.stdout.trim();
+    assert.match(cap, /^URI:CHK:/, `put printed a cap${context()}`);
+    await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'get', '--no-progress', '-d', dir, cap, output], { timeoutMs: 180_000, env });
+    assert.equal(createHash('sha256').update(readFileSync(output)).digest('hex'), createHash('sha256').update(data).digest('hex'), 'download matches upload');
+
+    node.kill('SIGTERM');
+    assert.equal(await exited, 0, `tahoe-ts run exits 0 on SIGTERM${context()}`);
+    await capture.stop();
+    const verdict = judgeCapture(await readCapture(capture.file), ns, allowedPorts);
+    return { verdict, transports: welcome.servers.map((s) => s.transport), stderr };
+  } catch (e) {
+    await killAndWait(node);
+    await capture.stop();
+    if (e instanceof Error && !e.message.includes('--- ')) e.message += context();
+    throw e;
+  }
+}
+
+function describe(v: CaptureVerdict): string {
+  return `${v.frames} frames: ${v.allowed} relay, ${v.arp} ARP, ${v.leaks.length} other (${v.dns.length} DNS, ${v.directConnections.length} direct SYN)`;
+}
+
+test('anonymize = true over Tor in a namespace: only the SOCKS relay port crosses the veth, nothing to port 53', { skip, timeout: 420_000 }, async () => {
+  const result = await clientSession('tor-client', torGrid, [
+    { section: 'node', key: 'reveal-IP-address', value: null },
+    { section: 'node', key: 'tub.port', value: null },
+    { section: 'node', key: 'tub.location', value: null },
+    { section: 'node', key: 'anonymize', value: 'true' },
+    { section: 'tor', key: 'socks.port', value: `tcp:127.0.0.1:${innerSocksPort}` },
+    { section: 'i2p', key: 'enabled', value: 'false' },
+  ], new Set([socksForward.outerPort]));
+  log(`tor run: ${describe(result.verdict)}`);
+  assert.deepEqual(result.transports, ['tor', 'tor']);
+  assert.deepEqual(result.verdict.leaks.map((f) => f.summary), [], 'no packet other than to the SOCKS relay');
+  assert.equal(result.verdict.dns.length, 0, 'no packet to port 53');
+  assert.ok(result.verdict.allowedConnections >= 2, `the session went through the SOCKS relay (${result.verdict.allowedConnections} connections)`);
+});
+
+test('reveal-IP-address = false, tcp = disabled over I2P in a namespace: only the SAM relay port crosses the veth, nothing to port 53', { skip, timeout: 420_000 }, async () => {
+  const result = await clientSession('i2p-client', i2pGrid, [
+    { section: 'node', key: 'reveal-IP-address', value: 'false' },
+    { section: 'connections', key: 'tcp', value: 'disabled' },
+    { section: 'tor', key: 'enabled', value: 'false' },
+    { section: 'i2p', key: 'sam.port', value: `tcp:127.0.0.1:${innerSamPort}` },
+    { section: 'i2p', key: 'sam.options', value: Object.entries(i2p.sessionOptions).map(([k, v]) => `${k}=${v}`).join(' ') },
+  ], new Set([samForward.outerPort]));
+  log(`i2p run: ${describe(result.verdict)}`);
+  assert.deepEqual(result.transports, ['i2p', 'i2p']);
+  assert.deepEqual(result.verdict.leaks.map((f) => f.summary), [], 'no packet other than to the SAM relay');
+  assert.equal(result.verdict.dns.length, 0, 'no packet to port 53');
+  assert.ok(result.verdict.allowedConnections >= 2, `the session went through the SAM relay (${result.verdict.allowedConnections} connections)`);
+});
+
+test('control: the same client with anonymize off is caught — a DNS query and direct TCP connections on the veth', { skip, timeout: 300_000 }, async () => {
+  const result = await clientSession('control-client', torGrid, [
+    { section: 'tor', key: 'enabled', value: 'false' },
+    { section: 'i2p', key: 'enabled', value: 'false' },
+  ], new Set([socksForward.outerPort, samForward.outerPort]));
+  log(`control run: ${describe(result.verdict)}`);
+  assert.deepEqual(result.transports, ['tcp', 'tcp']);
+  assert.ok(result.verdict.dns.length > 0, `the capture sees the lookup of ${CLEARNET_NAME}`);
+  assert.ok(result.verdict.dns.some((f) => f.dst === ns.outerAddress && f.dstPort === 53), 'a DNS query to the namespace\'s name server');
+  const directPorts = new Set(result.verdict.directConnections.filter((f) => f.dst === ns.outerAddress).map((f) => f.dstPort));
+  assert.ok(directPorts.size >= 2, `direct connections to the introducer and the servers (ports ${[...directPorts].join(', ')})`);
+  assert.equal(result.verdict.allowedConnections, 0, 'nothing went through the relays');
+});
