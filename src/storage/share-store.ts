@@ -317,38 +317,44 @@ export class ShareStore {
       let remaining = Number((await this.availableSpace())) - this.allocatedToUploads();
       const allocated: number[] = [];
       const perSi = this.uploads.get(si) ?? new Map<number, Upload>();
-      for (const shnum of request.shareNumbers) {
-        if (existing.has(shnum) || perSi.has(shnum)) continue;
-        if (!(remaining >= size) || !Number.isSafeInteger(size)) continue;
-        const incomingPath = path.join(this.incomingSiDir(si), String(shnum));
-        await diskOp(`create ${incomingPath}`, async () => {
-          await mkdir(path.dirname(incomingPath), { recursive: true });
-          const fh = await open(incomingPath, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_RDWR, 0o600);
-          try {
-            await fh.write(encodeImmutableHeader(CURRENT_CONTAINER_VERSION, size, 0), 0, IMMUTABLE_HEADER_SIZE, 0);
-            // Sparse until written; the data region has its final size from the start.
-            await fh.truncate(IMMUTABLE_HEADER_SIZE + size);
-          } finally {
-            await fh.close();
-          }
-        });
-        const upload: Upload = {
-          si,
-          shnum,
-          secret: Buffer.from(request.uploadSecret),
-          size,
-          written: new RangeSet(),
-          incomingPath,
-          lease: { renewSecret: Buffer.from(request.lease.renewSecret), cancelSecret: Buffer.from(request.lease.cancelSecret) },
-          timer: undefined,
-          closed: false,
-        };
-        perSi.set(shnum, upload);
-        this.armUploadTimer(upload);
-        allocated.push(shnum);
-        remaining -= size;
+      // Registered before the loop: if creating a later share fails, the earlier ones are
+      // still known (counted against free space, writable, aborted on timeout).
+      this.uploads.set(si, perSi);
+      try {
+        for (const shnum of request.shareNumbers) {
+          if (existing.has(shnum) || perSi.has(shnum)) continue;
+          if (!(remaining >= size) || !Number.isSafeInteger(size)) continue;
+          const incomingPath = path.join(this.incomingSiDir(si), String(shnum));
+          await diskOp(`create ${incomingPath}`, async () => {
+            await mkdir(path.dirname(incomingPath), { recursive: true });
+            const fh = await open(incomingPath, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_RDWR, 0o600);
+            try {
+              await fh.write(encodeImmutableHeader(CURRENT_CONTAINER_VERSION, size, 0), 0, IMMUTABLE_HEADER_SIZE, 0);
+              // Sparse until written; the data region has its final size from the start.
+              await fh.truncate(IMMUTABLE_HEADER_SIZE + size);
+            } finally {
+              await fh.close();
+            }
+          });
+          const upload: Upload = {
+            si,
+            shnum,
+            secret: Buffer.from(request.uploadSecret),
+            size,
+            written: new RangeSet(),
+            incomingPath,
+            lease: { renewSecret: Buffer.from(request.lease.renewSecret), cancelSecret: Buffer.from(request.lease.cancelSecret) },
+            timer: undefined,
+            closed: false,
+          };
+          perSi.set(shnum, upload);
+          this.armUploadTimer(upload);
+          allocated.push(shnum);
+          remaining -= size;
+        }
+      } finally {
+        if (perSi.size === 0) this.uploads.delete(si);
       }
-      if (perSi.size > 0) this.uploads.set(si, perSi);
       if (allocated.length > 0) this.log.debug(`allocated ${allocated.length} share(s) of ${size} bytes for SI ${si}`);
       return { alreadyHave, allocated };
     });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { isTahoeError } from '../../src/errors.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ShareStore, rejectionReason } from '../../src/storage/share-store.js';
@@ -344,4 +345,18 @@ test('mutable and immutable shares never mix in one storage index: read-test-wri
   const after = await store.readTestWrite(mutableSi, { writeEnabler: we, lease: secrets() }, rtw([[0, { write: [{ offset: 0, data: Buffer.from('v2') }] }]]));
   assert.equal(after.success, true, 'the mutable file stays writable');
   assert.deepEqual(await store.listImmutable(mutableSi), []);
+});
+
+test('an allocation that fails part-way keeps the shares it already created writable', async (t) => {
+  const store = await openStore(t);
+  // A stray file where share 1's upload would go makes its creation fail (O_EXCL).
+  const stray = path.join(store.incomingDir, SI.slice(0, 2), SI, '1');
+  mkdirSync(path.dirname(stray), { recursive: true });
+  writeFileSync(stray, 'stray');
+  const upload = randomBytes(32);
+  await assert.rejects(store.allocate(SI, { lease: secrets(), uploadSecret: upload, shareNumbers: [0, 1], allocatedSize: 10 }), (e: unknown) => isTahoeError(e, 'DiskError'));
+  assert.equal(store.allocatedToUploads(), 10, 'share 0 still counts against free space');
+  const r = await store.writeImmutable(SI, 0, upload, 0, 10, chunks(randomBytes(10)));
+  assert.equal(r.complete, true);
+  assert.deepEqual(await store.listImmutable(SI), [0]);
 });
