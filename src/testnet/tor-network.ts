@@ -25,7 +25,7 @@ import { promises as fs, existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { TahoeError } from '../errors.js';
+import { TahoeError, throwIfAborted } from '../errors.js';
 import { OPEN_GATE, type SocketEndpoint } from '../net/socket.js';
 import { connectTorControl, type TorControlClient } from '../net/tor/control.js';
 import { spawnTor, stopTor, type TorChild } from '../net/tor/process.js';
@@ -48,6 +48,8 @@ export interface TorNetworkOptions {
   onProgress?: (message: string) => void;
   /** First voting interval of the authorities (tor.md §6.8, default 5 s). */
   initialVotingIntervalSeconds?: number;
+  /** Abort the start: every tor started so far is stopped, then `Aborted` is thrown. */
+  signal?: AbortSignal;
 }
 
 export interface TorNetworkNode {
@@ -152,9 +154,11 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
     plans.push(client);
     for (const plan of plans) await fs.mkdir(plan.dataDir, { mode: 0o700 });
 
+    throwIfAborted(options.signal);
     progress(`generating keys for ${authorities} authorities`);
     const authorityPlans = plans.filter((p) => p.role === 'authority');
     await Promise.all(authorityPlans.map((plan) => createAuthorityKeys(plan, options)));
+    throwIfAborted(options.signal);
     const keysMs = elapsed();
     progress(`keys ready (${(keysMs / 1000).toFixed(1)} s)`);
 
@@ -167,18 +171,18 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
 
     const relayPlans = plans.filter((p) => p.role !== 'client');
     for (const plan of relayPlans) children.push(await startNode(plan, options));
-    await Promise.all(relayPlans.map((plan, i) => waitForPidFile(plan, children[i], deadline)));
+    await Promise.all(relayPlans.map((plan, i) => waitForPidFile(plan, children[i], deadline, options.signal)));
     const nodesStartedMs = elapsed();
     progress(`${relayPlans.length} relays running (${authorities} of them authorities); waiting for a consensus that lists them all`);
 
-    await waitForConsensus(authorityPlans, relayPlans.length, children, deadline, progress);
+    await waitForConsensus(authorityPlans, relayPlans.length, children, deadline, progress, options.signal);
     const consensusMs = elapsed();
     progress(`consensus with all ${relayPlans.length} relays running (${(consensusMs / 1000).toFixed(1)} s)`);
 
     children.push(await startNode(client, options));
     const clientChild = children[children.length - 1];
-    await waitForPidFile(client, clientChild, deadline);
-    await waitForBootstrap(client, clientChild, deadline, progress);
+    await waitForPidFile(client, clientChild, deadline, options.signal);
+    await waitForBootstrap(client, clientChild, deadline, progress, options.signal);
     const clientBootstrappedMs = elapsed();
     progress(`client bootstrapped (${(clientBootstrappedMs / 1000).toFixed(1)} s)`);
 
@@ -207,6 +211,10 @@ export async function startTorNetwork(options: TorNetworkOptions): Promise<TorNe
       stop: () => (stopping ??= stopAll()),
     };
   } catch (e) {
+    if (options.signal?.aborted) {
+      await stopAll();
+      throw e;
+    }
     const logs = await logTail(undefined, 15).catch(() => '');
     await stopAll();
     const base = e instanceof TahoeError ? e : new TahoeError('TorUnavailable', `private tor network failed to start: ${String(e)}`, { cause: e });
@@ -357,9 +365,10 @@ async function startNode(plan: NodePlan, options: TorNetworkOptions): Promise<To
   return spawnTor(['-f', plan.torrc, '--hush'], { executable: options.executable, marker: plan.torrc, detached: true, unref: true });
 }
 
-async function waitForPidFile(plan: NodePlan, child: TorChild, deadline: number): Promise<void> {
+async function waitForPidFile(plan: NodePlan, child: TorChild, deadline: number, signal: AbortSignal | undefined): Promise<void> {
   const pidFile = path.join(plan.dataDir, 'pid');
   while (Date.now() < deadline) {
+    throwIfAborted(signal);
     if (child.hasExited()) throw nodeExited(plan, child);
     const text = await fs.readFile(pidFile, 'utf8').catch(() => '');
     if (text.trim().length > 0) return;
@@ -380,9 +389,10 @@ function nodeExited(plan: NodePlan, child: TorChild): TahoeError {
  * all relays before the client starts; otherwise it fetches an early, incomplete consensus
  * and waits 10–20 s for the next one (tor.md §6.5).
  */
-async function waitForConsensus(authorities: NodePlan[], relayCount: number, children: TorChild[], deadline: number, progress: (m: string) => void): Promise<void> {
+async function waitForConsensus(authorities: NodePlan[], relayCount: number, children: TorChild[], deadline: number, progress: (m: string) => void, signal: AbortSignal | undefined): Promise<void> {
   let last = '';
   while (Date.now() < deadline) {
+    throwIfAborted(signal);
     const exited = children.findIndex((c) => c.hasExited());
     if (exited >= 0) throw new TahoeError('TorUnavailable', `a tor of the network exited (pid ${children[exited].pid})`, { hint: 'see notice.log below' });
     const states = await Promise.all(
@@ -410,11 +420,12 @@ async function waitForConsensus(authorities: NodePlan[], relayCount: number, chi
   });
 }
 
-async function waitForBootstrap(plan: NodePlan, child: TorChild, deadline: number, progress: (m: string) => void): Promise<void> {
+async function waitForBootstrap(plan: NodePlan, child: TorChild, deadline: number, progress: (m: string) => void, signal: AbortSignal | undefined): Promise<void> {
   const cookie = path.join(plan.dataDir, 'control_auth_cookie');
   let control: TorControlClient | undefined;
   try {
     while (!control) {
+      throwIfAborted(signal);
       if (child.hasExited()) throw nodeExited(plan, child);
       if (Date.now() > deadline) throw new TahoeError('Timeout', 'the client did not open its control port in time', { hint: 'see notice.log below' });
       if (existsSync(cookie)) {
@@ -424,6 +435,7 @@ async function waitForBootstrap(plan: NodePlan, child: TorChild, deadline: numbe
     }
     let lastProgress = -1;
     while (Date.now() < deadline) {
+      throwIfAborted(signal);
       const status = await control.getBootstrapStatus({ timeoutMs: 5000 });
       if (status.progress !== lastProgress) {
         progress(`client bootstrap ${status.progress}%: ${status.summary}`);

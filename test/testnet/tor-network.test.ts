@@ -134,6 +134,21 @@ test('a failed start stops every tor it started and shows the logs', async () =>
   assert.deepEqual(processesMentioning(dir), [], 'no tor of the failed network is left');
 });
 
+test('an aborted start stops every tor it started and says Aborted', async () => {
+  const dir = path.join(base, 'aborted');
+  const abort = new AbortController();
+  const started = startTorNetwork({
+    dir,
+    signal: abort.signal,
+    onProgress: (m) => {
+      // abort once the relays run: tors are up and must be stopped
+      if (/relays running/.test(m)) abort.abort();
+    },
+  });
+  await assert.rejects(started, (e: unknown) => isTahoeError(e, 'Aborted'));
+  assert.deepEqual(processesMentioning(dir), [], 'no tor of the aborted network is left');
+});
+
 test('stop() ends every node of the network', async () => {
   const pids = network.nodes.map((n) => n.pid);
   await network.stop();
