@@ -393,23 +393,34 @@ export class StorageBroker {
       return { route, api };
     });
     const started = performance.now();
-    let winner: { api: StorageApi; via: TransportName; version: StorageVersion; rttMs: number } | undefined;
+    type Winner = { api: StorageApi; via: TransportName; version: StorageVersion; rttMs: number };
+    let winner: Winner | undefined;
     const errors: TahoeError[] = [];
-    await Promise.all(candidates.map(async ({ route, api }) => {
-      try {
-        const version = await api.version({ signal: abort.signal, timeoutMs: this.timing.probeTimeoutMs });
-        if (winner === undefined) {
-          winner = { api, via: route.via, version, rttMs: Math.round(performance.now() - started) };
-          abort.abort(); // the others may stop now
-          return;
+    // Settles at the first answer (the slower routes are not waited for) or when all failed.
+    let decide!: () => void;
+    const decided = new Promise<void>((resolve) => (decide = resolve));
+    let pending = candidates.length;
+    for (const { route, api } of candidates) {
+      void (async () => {
+        try {
+          const version = await api.version({ signal: abort.signal, timeoutMs: this.timing.probeTimeoutMs });
+          if (winner === undefined) {
+            winner = { api, via: route.via, version, rttMs: Math.round(performance.now() - started) };
+            abort.abort(); // the others may stop now
+            decide();
+            return;
+          }
+        } catch (e) {
+          if (winner === undefined) errors.push(asTahoeError(e, 'ServerUnreachable'));
         }
-      } catch (e) {
-        if (winner === undefined) errors.push(asTahoeError(e, 'ServerUnreachable'));
-      }
-      await api.close().catch(() => undefined);
-    }));
+        await api.close().catch(() => undefined);
+      })().finally(() => {
+        if (--pending === 0) decide();
+      });
+    }
+    await decided;
     if (server.probeAbort === abort) server.probeAbort = undefined;
-    const won = winner as { api: StorageApi; via: TransportName; version: StorageVersion; rttMs: number } | undefined;
+    const won = winner as Winner | undefined;
     if (generation !== server.generation || this.closed) {
       await won?.api.close().catch(() => undefined);
       return;

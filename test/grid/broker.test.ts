@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { StorageBroker, DEFAULT_TIMING } from '../../src/grid/broker.js';
 import { permutedServers } from '../../src/grid/permute.js';
 import { defaultStorageApiFactory, type ServerEvent } from '../../src/grid/client.js';
@@ -36,13 +37,27 @@ test('statuses for the welcome page; all NURLs probed, the working one kept', as
   // First a NURL to a closed port, then one with a wrong pin on the right port, then the real one.
   const wrongPin = goodNurl.replace(/^pb:\/\/[^@]+@/, `pb://${randomBytes(32).toString('base64url')}@`);
   const deadNurl = goodNurl.replace(/:\d+\//, `:${deadPort}/`);
+  // And one to a port that accepts and then says nothing (it would hold a probe for 5 s).
+  const silentSockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    silentSockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of silentSockets) socket.destroy();
+    silent.close();
+  });
+  const silentNurl = goodNurl.replace(/:\d+\//, `:${(silent.address() as net.AddressInfo).port}/`);
   const broker = new StorageBroker({ router: testRouter(), clientFactory: defaultStorageApiFactory(TEST_TIMING), timing: TEST_TIMING });
   t.after(() => broker.close());
   const events: ServerEvent[] = [];
   broker.onEvent((e) => events.push(e));
-  broker.addAnnouncement(a.serverId, { ...a.staticServer.announcement, 'anonymous-storage-NURLs': [deadNurl, wrongPin, goodNurl] }, 'introducer');
+  broker.addAnnouncement(a.serverId, { ...a.staticServer.announcement, 'anonymous-storage-NURLs': [silentNurl, deadNurl, wrongPin, goodNurl] }, 'introducer');
   broker.addStatic(b.staticServer);
+  const started = Date.now();
   await broker.waitForServers(2, { timeoutMs: 10_000 });
+  assert.ok(Date.now() - started < 4_000, 'the silent NURL was not waited for');
   const statuses = broker.statuses();
   assert.deepEqual(statuses.map((s) => s.nickname), ['server-0', 'server-1']);
   for (const s of statuses) {
