@@ -26,6 +26,7 @@ import { createWebGateway } from '../../web/gateway.js';
 import { GatewayClient } from '../../web/client.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressLine, formatBytes } from '../progress.js';
+import { TOR_TESTNET_DEMO_NETWORK } from '../../testnet/demo-tor.js';
 
 // ------------------------------------------------------------------ networks
 
@@ -87,7 +88,7 @@ export const TCP_DEMO_NETWORK: DemoNetwork = {
 };
 
 /** `--network` choices. The Tor and I2P demos add their networks here (one line each). */
-export const DEMO_NETWORKS: DemoNetwork[] = [TCP_DEMO_NETWORK];
+export const DEMO_NETWORKS: DemoNetwork[] = [TCP_DEMO_NETWORK, TOR_TESTNET_DEMO_NETWORK];
 
 // ------------------------------------------------------------------ the grid
 
