@@ -8,8 +8,7 @@ import type { TestContext } from 'node:test';
 import { StorageBroker } from '../../../src/grid/broker.js';
 import { defaultStorageApiFactory, type GridTiming } from '../../../src/grid/client.js';
 import type { StorageApi, StorageApiFactory } from '../../../src/grid/storage-api.js';
-import { createMutableGridClient, type MutableGridClient, type MutableGridClientOptions } from '../../../src/grid/mutable/client.js';
-import { createDirectoryGridClient, immutableStoreOf, type DirectoryGridClient, type DirectoryGridClientOptions } from '../../../src/grid/mutable/directory.js';
+import { createMutableServices, immutableStoreOf, type DirectoryGridClient, type MutableGridClient, type MutableServicesOptions } from '../../../src/grid/mutable/index.js';
 import { TEST_TIMING, testRouter, type TestGrid } from '../fixture.js';
 
 export interface StorageCall {
@@ -52,8 +51,8 @@ export interface MutableClientOptions {
   hook?: CallHook;
   /** Servers to wait for (default: every running one). */
   waitFor?: number;
-  files?: Partial<Omit<MutableGridClientOptions, 'broker' | 'leaseSecret'>>;
-  dirs?: Partial<Omit<DirectoryGridClientOptions, 'files'>>;
+  files?: Partial<Omit<MutableServicesOptions, 'broker' | 'leaseSecret' | 'immutable' | 'now'>>;
+  dirs?: Partial<Pick<MutableServicesOptions, 'now'>>;
   /** Give the directory client an immutable store (a grid client of the fixture) for DIR2-CHK. */
   immutable?: boolean;
 }
@@ -69,9 +68,11 @@ export async function mutableClient(t: Pick<TestContext, 'after'>, grid: TestGri
   for (const s of grid.staticServers()) broker.addStatic(s);
   await broker.waitForServers(options.waitFor ?? grid.nodes.filter((n) => n.running).length, { timeoutMs: 20_000 });
   const leaseSecret = randomBytes(32);
-  const files = createMutableGridClient({ broker, leaseSecret, encoding: { k: 3, n: 10 }, graceMs: 200, retryDelayMs: 20, unfinishedPatienceMs: 2_000, ...options.files });
   const immutable = options.immutable === true ? immutableStoreOf(await grid.client()) : undefined;
-  const dirs = createDirectoryGridClient({ files, ...(immutable === undefined ? {} : { immutable }), ...options.dirs });
+  const { files, directories: dirs } = createMutableServices({
+    broker, leaseSecret, encoding: { k: 3, n: 10 }, graceMs: 200, retryDelayMs: 20, unfinishedPatienceMs: 2_000, ...options.files,
+    ...(immutable === undefined ? {} : { immutable }), ...options.dirs,
+  });
   return { files, dirs, broker, leaseSecret };
 }
 
