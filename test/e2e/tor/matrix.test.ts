@@ -20,7 +20,8 @@
  *   UC3 ×4       anonymize = true (original) / reveal-IP-address = false + tcp = tor (1.20)
  *                / launch / tcp = disabled: everything through Tor — TCP servers by host
  *                name through the exit, onion services directly — or TCP servers skipped
- * One UC3 client uses a tor of its own whose STREAM events show per-server isolation.
+ * One UC3 client uses a tor of its own (through a unix SOCKS socket) whose STREAM events
+ * show per-server isolation.
  */
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,7 +124,7 @@ const CLIENTS: ClientCase[] = [
   {
     name: 'UC3-hide-ip',
     create: { command: 'create-client', hideIp: true },
-    // socks.port of a tor of its own (set up in before()), whose STREAM events the isolation test reads
+    // socks.port = unix:… of a tor of its own (set up in before()), whose STREAM events the isolation test reads
     edits: () => [],
     introducerVia: 'tor',
     expect: viaTor,
@@ -213,8 +214,10 @@ before(async () => {
   assert.ok(furl);
   assert.match(furl, /@tcp:localhost:\d+,tor:[a-z2-7]{56}\.onion:3457\//);
 
-  // A tor of its own for UC3-hide-ip: it joins the network the way a system tor would be configured.
-  observedTor = await launchTor({ gate: OPEN_GATE, dataDir: path.join(s.root, 'observed-tor'), extraTorrc: s.network.networkTorrc, bootstrapTimeoutMs: 60_000 });
+  // A tor of its own for UC3-hide-ip, with a unix SOCKS socket like Debian's /run/tor/socks (G-6).
+  const socksSocket = path.join(s.root, 'observed-socks', 'socks');
+  observedTor = await launchTor({ gate: OPEN_GATE, dataDir: path.join(s.root, 'observed-tor'), extraTorrc: s.network.networkTorrc, socksSocketPath: socksSocket, bootstrapTimeoutMs: 60_000 });
+  assert.deepEqual(observedTor.socks, { path: socksSocket });
   observedTor.control.onEvent((event: TorEvent) => {
     if (event.type !== 'OTHER' || event.name !== 'STREAM') return;
     const text = event.lines[0].text;
@@ -243,7 +246,7 @@ before(async () => {
       const n = expectedReachable(c).length;
       await makeNode(dir, { ...c.create, nickname: c.name, introducer: furl, sharesNeeded: n, sharesHappy: n, sharesTotal: n }, c.edits(s));
       const extra: CfgEdit[] = [];
-      if (c.name === 'UC3-hide-ip') extra.push({ section: 'tor', key: 'socks.port', value: `tcp:127.0.0.1:${(observedTor.socks as { port: number }).port}` });
+      if (c.name === 'UC3-hide-ip') extra.push({ section: 'tor', key: 'socks.port', value: `unix:${socksSocket}` });
       if (c.name === 'UC3-anonymize') extra.push({ section: 'node', key: 'web.port', value: `tcp:${await freePort()}:interface=127.0.0.1` });
       if (extra.length > 0) await editTahoeCfg(dir, extra);
       const node = await s.start(dir, { ...c.nodeOptions?.(s), ...(c.name === 'UC3-anonymize' ? { webGateway: createWebGateway } : {}) });
