@@ -10,6 +10,7 @@
  * Callers that know a value is sensitive wrap it in `Sensitive` so it prints redacted
  * even when the pattern-based pass would not recognise it (e.g. a clearnet hostname).
  */
+import { isIPv4, isIPv6 } from 'node:net';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LEVEL_ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -33,15 +34,17 @@ export function sensitive<T>(value: T): Sensitive<T> {
   return new Sensitive(value);
 }
 
-// Secrets: always redacted.
+// Secrets: always redacted. No leading \b: a secret glued to other text is still a secret.
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // capability strings: URI:CHK:..., URI:DIR2:..., URI:SSK:..., URI:LIT:... (LIT holds file data)
-  [/\bURI:[A-Za-z0-9-]+:[A-Za-z0-9:._~%-]*/g, 'URI:[cap]'],
+  [/URI:[A-Za-z0-9-]+:[A-Za-z0-9:._~%-]*/g, 'URI:[cap]'],
+  // the same, percent-encoded in a web path or query (/uri/URI%3ACHK%3A…)
+  [/URI%3A[A-Za-z0-9%._~:-]*/gi, 'URI:[cap]'],
   // fURL / NURL: keep the scheme, drop the secret path (swissnum) and the pinned identity
-  [/\bpb(\+tor|\+i2p)?:\/\/[^\s"'<>]*/g, 'pb$1://[furl]'],
+  [/pb(\+tor|\+i2p)?:\/\/[^\s"'<>]*/g, 'pb$1://[furl]'],
   // Tahoe node keys and Tor onion key blobs
-  [/\bpriv-v0-[a-z2-7]+/g, 'priv-v0-[key]'],
-  [/\bED25519-V3:[A-Za-z0-9+/=]+/g, 'ED25519-V3:[key]'],
+  [/priv-v0-[a-z2-7]+/g, 'priv-v0-[key]'],
+  [/ED25519-V3:[A-Za-z0-9+/=]+/g, 'ED25519-V3:[key]'],
   // Authorization headers
   [/(Tahoe-LAFS|X-Tahoe-Authorization:?\s*[a-z-]+)\s+[A-Za-z0-9+/=]+/gi, '$1 [secret]'],
   // I2P private keys / destinations in SAM lines (long I2P-base64 runs)
@@ -50,20 +53,42 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
 
 // Addresses: redacted unless log_sensitive.
 const ADDRESS_PATTERNS: Array<[RegExp, string | ((m: string) => string)]> = [
-  [/\b[a-z2-7]{56}\.onion\b/gi, '[onion]'],
-  [/\b[a-z2-7]{16}\.onion\b/gi, '[onion]'],
-  [/\b[a-z2-7]{52,}\.b32\.i2p\b/gi, '[i2p]'],
+  // onion names (v3 and v2, with any subdomain), also when glued to other text
+  [/(?:[a-z0-9-]+\.)*[a-z2-7]{16,}\.onion/gi, '[onion]'],
+  // a v3 onion service id without ".onion", as tor's control port writes it (ServiceID=…, HS_DESC events)
+  [/(?<![a-z2-7])[a-z2-7]{56,}(?![a-z2-7])/g, '[onion]'],
+  [/(?:[a-z0-9-]+\.)*[a-z2-7]{52,}\.b32\.i2p/gi, '[i2p]'],
   [/\b[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.i2p\b/gi, '[i2p]'],
   // long I2P base64 destinations that appear outside SAM key=value syntax
   [/[A-Za-z0-9~-]{500,}={0,2}/g, '[i2p]'],
-  [/\b(?:\d{1,3}\.){3}\d{1,3}\b/g, (m) => (isLoopbackV4(m) ? m : '[ip]')],
-  // IPv6: at least two groups and a "::" or seven colons; keep ::1
-  [/(?<![A-Za-z0-9:])(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}(?![A-Za-z0-9:])|(?<![A-Za-z0-9:])(?:[0-9a-f]{1,4}:){1,6}:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![A-Za-z0-9:])/gi,
-    (m) => (m === '::1' ? m : '[ip]')],
+  // IPv6 before IPv4 (an IPv4-mapped address is one IPv6 address). Candidates are runs of
+  // hex digits, colons and dots; only what net.isIPv6 accepts is redacted (so times like
+  // 12:34:56 and MAC addresses stay), after dropping punctuation such as the colon in
+  // "2001:db8::7: refused". Loopback stays visible.
+  [/(?<![A-Za-z0-9:.])[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*[0-9A-Fa-f](?:%[A-Za-z0-9_.-]+)?/g, redactIpv6Candidate],
+  [/(?<![0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9]|\.[0-9])/g, (m) => (isIPv4(m) && !keepIpv4(m) ? '[ip]' : m)],
 ];
 
-function isLoopbackV4(s: string): boolean {
-  return s.startsWith('127.');
+/** 127/8 identifies nobody; 0/8 is "this host" (0.0.0.0 in listener descriptions) and also how tor versions look (0.4.9.11). */
+function keepIpv4(s: string): boolean {
+  return s.startsWith('127.') || s.startsWith('0.');
+}
+
+function redactIpv6Candidate(m: string): string {
+  const zone = m.indexOf('%');
+  const address = zone >= 0 ? m.slice(0, zone) : m;
+  if (!address.includes('::') && (address.match(/:/g) ?? []).length < 2) return m;
+  if (isIPv6(address)) return isLoopbackV6(address) ? m : '[ip]';
+  // An address with a port written after it without brackets ("2001:db8:1:2:3:4:5:6:3457").
+  const lastColon = address.lastIndexOf(':');
+  const head = address.slice(0, lastColon);
+  if (zone < 0 && lastColon > 0 && isIPv6(head) && !isLoopbackV6(head)) return `[ip]${address.slice(lastColon)}`;
+  return m;
+}
+
+function isLoopbackV6(address: string): boolean {
+  const lower = address.toLowerCase();
+  return lower === '::1' || /^::ffff:127\./.test(lower) || /^(0{1,4}:){7}0{0,3}1$/.test(lower);
 }
 
 /** Remove secrets always; remove addresses unless `revealAddresses`. */

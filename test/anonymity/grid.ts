@@ -42,6 +42,8 @@ export interface AnonGridOptions {
   timing?: NodeTiming;
   /** Extra tahoe.cfg edits for every node. */
   edits?: CfgEdit[];
+  /** Give every storage server a web gateway on a free loopback port (its welcome page lists its listeners). */
+  webPorts?: boolean;
 }
 
 export interface AnonGrid {
@@ -94,11 +96,12 @@ async function addClearnet(directory: string, tubPort: string, tubLocation: stri
 async function makeNode(root: string, name: string, command: 'create-introducer' | 'create-node', options: AnonGridOptions, introducer?: string): Promise<string> {
   const directory = path.join(root, name);
   const hide = options.hideServers === true && options.clearnet === undefined;
+  const webport = command === 'create-node' && options.webPorts === true ? `tcp:${await freePort()}:interface=127.0.0.1` : 'none';
   const created = await createNode({
     directory,
     command,
     nickname: name,
-    webport: 'none',
+    webport,
     hideIp: hide && options.network.kind === 'tor',
     ...(introducer === undefined ? {} : { introducer }),
     ...listenOptions(options.network),

@@ -37,6 +37,7 @@ import { startI2pRouter, type I2pRouter } from '../../src/testnet/i2pd.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { killAndWait } from '../helpers/processes.js';
 import { GRID_TIMING_ENV, startAnonGrid, type AnonGrid } from './grid.js';
+import { capSecrets, describeHits, logFiles, nodeAddresses, nodeSecrets, scanTexts, type Needle, type Text } from './leak-scan.js';
 import { createNetNamespace, forwardFromOuter, judgeCapture, netnsSupport, readCapture, startCapture, type CaptureVerdict, type Forward, type NetNamespace } from './netns.js';
 
 const support = netnsSupport();
@@ -91,7 +92,7 @@ before(async () => {
 
   // Grids start in parallel: onion publication and I2P session creation are waits.
   const gridScope = { after: (fn: () => unknown) => void cleanups.push(fn) };
-  const common = { servers: 2, clearnet: ns.outerAddress, clearnetName: CLEARNET_NAME };
+  const common = { servers: 2, clearnet: ns.outerAddress, clearnetName: CLEARNET_NAME, logLevel: 'debug' as const };
   [torGrid, i2pGrid] = await Promise.all([
     startAnonGrid(gridScope, { ...common, root: path.join(root, 'tor-grid'), network: { kind: 'tor', tor } }),
     startAnonGrid(gridScope, { ...common, root: path.join(root, 'i2p-grid'), network: { kind: 'i2p', i2p } }),
@@ -148,6 +149,11 @@ interface SessionResult {
   stderr: string;
 }
 
+/** Everything the sessions printed or logged, for the redaction check at the end. */
+const outputs: Text[] = [];
+const caps: Array<{ cap: string; clientDir: string; grid: AnonGrid }> = [];
+const clientDirs: string[] = [];
+
 /**
  * One client session in the namespace, captured on the veth: `tahoe-ts run`, wait for both
  * servers, `tahoe-ts put`, `tahoe-ts get`, compare, SIGTERM. Returns the capture's verdict.
@@ -156,6 +162,7 @@ let sessions = 0;
 
 async function clientSession(name: string, grid: AnonGrid, edits: CfgEdit[], allowedPorts: ReadonlySet<number>): Promise<SessionResult> {
   const dir = path.join(root, name);
+  clientDirs.push(dir);
   const webPort = 13456 + sessions++;
   await createNode({ directory: dir, command: 'create-client', nickname: name, introducer: grid.introducerFurl, webport: `tcp:${webPort}:interface=127.0.0.1`, sharesNeeded: 1, sharesHappy: 2, sharesTotal: 2 });
   await editTahoeCfg(dir, edits);
@@ -192,11 +199,16 @@ async function clientSession(name: string, grid: AnonGrid, edits: CfgEdit[], all
     const put = await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'put', '--no-progress', '-d', dir, input], { timeoutMs: 180_000, env });
     const cap = put.stdout.trim();
     assert.match(cap, /^URI:CHK:/, `put printed a cap${context()}`);
-    await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'get', '--no-progress', '-d', dir, cap, output], { timeoutMs: 180_000, env });
+    caps.push({ cap, clientDir: dir, grid });
+    outputs.push({ source: `${name} put stderr`, text: put.stderr });
+    const get = await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'get', '--no-progress', '-d', dir, cap, output], { timeoutMs: 180_000, env });
+    outputs.push({ source: `${name} get output`, text: get.stdout + get.stderr });
     assert.equal(createHash('sha256').update(readFileSync(output)).digest('hex'), createHash('sha256').update(data).digest('hex'), 'download matches upload');
 
+    outputs.push({ source: `${name} welcome JSON`, text: JSON.stringify(welcome) });
     node.kill('SIGTERM');
     assert.equal(await exited, 0, `tahoe-ts run exits 0 on SIGTERM${context()}`);
+    outputs.push({ source: `${name} run stderr`, text: stderr });
     await capture.stop();
     const verdict = judgeCapture(await readCapture(capture.file), ns, allowedPorts);
     return { verdict, transports: welcome.servers.map((s) => s.transport), stderr };
@@ -255,4 +267,23 @@ test('control: the same client with anonymize off is caught — a DNS query and 
   const directPorts = new Set(result.verdict.directConnections.filter((f) => f.dst === ns.outerAddress).map((f) => f.dstPort));
   assert.ok(directPorts.size >= 2, `direct connections to the introducer and the servers (ports ${[...directPorts].join(', ')})`);
   assert.equal(result.verdict.allowedConnections, 0, 'nothing went through the relays');
+});
+
+test('none of these sessions logged or printed an address or a secret (debug level, default redaction)', { skip }, () => {
+  assert.ok(caps.length >= 1, 'needs the sessions above');
+  const gridDirs = [...torGrid.directories, ...i2pGrid.directories];
+  const secrets: Needle[] = [
+    ...[...gridDirs, ...clientDirs].flatMap((d) => nodeSecrets(d, path.relative(root, d))),
+    ...caps.flatMap((c) => capSecrets(c.cap, c.clientDir, c.grid.directories.slice(1))),
+  ];
+  const addresses: Needle[] = [
+    ...gridDirs.flatMap((d) => nodeAddresses(d, path.relative(root, d))),
+    { kind: 'address', name: 'namespace address', value: ns.innerAddress },
+    { kind: 'address', name: 'veth gateway address', value: ns.outerAddress },
+  ];
+  const texts = [...outputs, ...logFiles([...gridDirs, ...clientDirs])];
+  assert.ok(texts.length >= 10 && secrets.length > 50 && addresses.length >= 8, `${texts.length} texts, ${secrets.length} secrets, ${addresses.length} addresses`);
+  assert.deepEqual(describeHits(scanTexts(texts, [...secrets, ...addresses])), []);
+  const all = texts.map((x) => x.text).join('\n');
+  for (const placeholder of ['[onion]', '[i2p]', '[ip]']) assert.ok(all.includes(placeholder), `the logs mention ${placeholder} addresses (redacted)`);
 });
