@@ -278,6 +278,8 @@ export class StorageClient {
       };
       const arm = (ms: number, what: string) => {
         if (timer) clearTimeout(timer);
+        // A truncated error body keeps streaming after we settled: no new timer for it.
+        if (settled) return;
         timer = setTimeout(() => finish(new TahoeError('Timeout', `${this.peer} sent no ${what} for ${ms} ms`, {
           hint: 'the server is slow or stalled; over Tor or I2P raise the storage timeouts',
         })), ms);

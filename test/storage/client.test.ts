@@ -182,3 +182,33 @@ test('streaming a 48 MiB share keeps memory flat on both sides', async (t) => {
   const tail = await c.readImmutable(SI, 0, size - 10, 10);
   assert.deepEqual(tail, block.subarray(block.length - 10));
 });
+
+test('an error body that keeps streaming after truncation leaves no timer keeping the process alive', async (t) => {
+  let extraWrites = 0;
+  let stopped!: () => void;
+  const fiveMore = new Promise<void>((resolve) => (stopped = resolve));
+  let pump: NodeJS.Timeout | undefined;
+  t.after(() => clearInterval(pump));
+  const { client } = await faultServer(
+    t,
+    (_req, res) => {
+      res.writeHead(500);
+      res.write('e'.repeat(20_000));
+      pump = setInterval(() => {
+        res.write('e'.repeat(1000));
+        if (++extraWrites === 5) {
+          clearInterval(pump);
+          res.end();
+          stopped();
+        }
+      }, 10);
+    },
+    { timeouts: { bodySilenceMs: 20_000 } },
+  );
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  await assert.rejects(client.listImmutableShares(SI), kind('ServerRejected'));
+  await fiveMore;
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(timers() <= before, `timers before ${before}, after ${timers()}`);
+});
