@@ -77,6 +77,10 @@ async function main(): Promise<void> {
     }
     const downloadMs = performance.now() - t0;
     const downloadCpu = process.cpuUsage(cpu0);
+    // With --expose-gc, live memory after a full collection (what is really retained).
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const retained = process.memoryUsage();
     const after = process.memoryUsage();
     process.stdout.write(`${JSON.stringify({
       size,
@@ -91,6 +95,7 @@ async function main(): Promise<void> {
       rssAfterUploadMiB: mib(afterUpload.rss),
       rssAfterDownloadMiB: mib(after.rss),
       heapUsedMiB: mib(after.heapUsed),
+      ...(gc === undefined ? {} : { retainedHeapMiB: mib(retained.heapUsed), retainedBuffersMiB: mib(retained.arrayBuffers) }),
       externalMiB: mib(after.external + after.arrayBuffers),
       maxRssMiB: mib(process.resourceUsage().maxRSS * 1024),
       peakBuffersUploadMiB: mib(uploadPeakBuffers),
