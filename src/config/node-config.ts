@@ -217,7 +217,10 @@ export class I2pSettings {
   get destPrivateKeyFile(): string | undefined {
     return this.r.path('i2p', 'dest.private_key_file');
   }
-  /** tahoe-ts extension: extra SAM SESSION CREATE options, parsed from `key=value key=value`. */
+  /**
+   * tahoe-ts extension: the SAM SESSION CREATE options, parsed from `key=value key=value`.
+   * Non-empty, they replace the production session options (nothing is merged).
+   */
   get samOptions(): Record<string, string> {
     const v = this.r.nonEmpty('i2p', 'sam.options');
     const out: Record<string, string> = {};

@@ -135,7 +135,7 @@ export const KEYS: readonly KeySpec[] = [
   tahoe('i2p', 'dest', BOOL, 'false', 'publish an I2P destination at startup'),
   tahoe('i2p', 'dest.port', PORT, undefined, 'port in the i2p: hint (create-node uses 3457)'),
   tahoe('i2p', 'dest.private_key_file', PATH, undefined, 'private destination file (private/i2p_dest.privkey)'),
-  ext('i2p', 'sam.options', STRING, undefined, 'space-separated key=value options added to SAM SESSION CREATE (e.g. zero-hop tunnels in tests)'),
+  ext('i2p', 'sam.options', STRING, undefined, 'space-separated key=value options for SAM SESSION CREATE; when set they replace the production session options (3-hop tunnels, leaseset type 4,0) entirely, so list every option you want (e.g. zero-hop tunnels on a test router)'),
   // [client]
   tahoe('client', 'introducer.furl', FURL, undefined, 'deprecated: use private/introducers.yaml'),
   tahoe('client', 'helper.furl', FURL, undefined, 'upload helper (Foolscap)'),
