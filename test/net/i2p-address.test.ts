@@ -104,7 +104,10 @@ test('I2P address forms: b32, names, destinations; bad ones give I2pAddressInval
   const b32 = `${'a'.repeat(52)}.b32.i2p`;
   assert.ok(isI2pAddress(b32));
   assertKind(() => parseI2pAddress(`${'a'.repeat(51)}.b32.i2p`), 'I2pAddressInvalid', /51 characters/);
-  assertKind(() => parseI2pAddress(`${'a'.repeat(51)}b.b32.i2p`), 'I2pAddressInvalid'); // unused bits not zero
+  // unused bits not zero: the message must say so, not "has 52 characters … expected 52"
+  assertKind(() => parseI2pAddress(`${'a'.repeat(51)}b.b32.i2p`), 'I2pAddressInvalid', /not canonical base32/);
+  assert.throws(() => parseI2pAddress(`${'a'.repeat(51)}b.b32.i2p`), (e: unknown) => e instanceof Error && !/expected 52/.test(e.message) && /"a" or "q"/.test((e as { hint?: string }).hint ?? ''));
+  assert.ok(isI2pAddress(`${'a'.repeat(51)}q.b32.i2p`));
   assertKind(() => parseI2pAddress(`${'a'.repeat(60)}.b32.i2p`), 'I2pAddressInvalid', /b33/);
   assertKind(() => parseI2pAddress(`${'A'.repeat(52)}.b32.i2p`), 'I2pAddressInvalid', /lowercase/);
   assertKind(() => parseI2pAddress('-bad.i2p'), 'I2pAddressInvalid', /host name/);

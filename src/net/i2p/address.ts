@@ -199,8 +199,12 @@ export function parseI2pAddress(text: string): I2pAddress {
           'ask the operator for the plain 52-character .b32.i2p address of the destination',
         );
       }
-      if (m[1].length !== 52 || !isBase32(m[1])) {
+      if (m[1].length !== 52) {
         throw badAddress(`"${text}" has ${m[1].length} characters before ".b32.i2p", expected 52`, 'check the address was copied whole');
+      }
+      if (!isBase32(m[1])) {
+        // 52 characters carry 260 bits for a 256-bit hash: the last one must end in four zero bits.
+        throw badAddress(`"${text}" is not canonical base32: its last character before ".b32.i2p" cannot end a 32-byte hash`, 'the last character of a b32 address is "a" or "q"; check the address was copied whole');
       }
       return { kind: 'b32', address: text };
     }
