@@ -350,7 +350,8 @@ function makeGate(hideIp: boolean): EgressGate {
   return {
     allowNameResolution: !hideIp,
     check(endpoint: SocketEndpoint, purpose: EgressPurpose): void {
-      if (!('path' in endpoint) && (isOnionName(endpoint.host) || /\.i2p$/i.test(endpoint.host))) {
+      // A trailing dot (fully qualified name) reaches the resolver just the same.
+      if (!('path' in endpoint) && /\.(onion|i2p)\.?$/i.test(endpoint.host)) {
         throw violation(`refusing a plain socket to ${endpoint.host}: onion and I2P names are reached only through Tor or I2P`, 'this is a bug in tahoe-ts if you see it: such names must be routed to the tor or i2p transport', { purpose });
       }
       if (!hideIp) return;

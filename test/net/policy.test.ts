@@ -227,6 +227,10 @@ test('gate: hiding allows only loopback/unix daemon sockets, no direct peers, no
   // Never a plain socket to an onion or I2P name, hiding or not: it would leak the name to DNS.
   refused(() => open.check({ host: ONION, port: 80 }, 'direct'), /onion and I2P names/);
   refused(() => open.check({ host: B32, port: 80 }, 'direct'), /onion and I2P names/);
+  // A fully qualified spelling (trailing dot) resolves the same way and must not slip through.
+  refused(() => open.check({ host: `${ONION}.`, port: 80 }, 'direct'), /onion and I2P names/);
+  refused(() => open.check({ host: `${B32}.`, port: 80 }, 'direct'), /onion and I2P names/);
+  refused(() => open.check({ host: 'X.ONION.', port: 80 }, 'tor-socks'), /onion and I2P names/);
 });
 
 test('gate + openSocket: with a hiding policy a direct socket is never opened, a loopback daemon socket is', async (t) => {
