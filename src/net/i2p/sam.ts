@@ -783,12 +783,19 @@ export function parsePeerLine(raw: string): string {
   return dest;
 }
 
-/** Destroy `socket` with a Timeout if no byte arrives from the peer within `ms`. */
+/**
+ * Confirm a dialled stream by the peer's first byte: destroy `socket` with a `Timeout` if no
+ * byte arrives from the peer within `ms`, and with `ServerUnreachable` if the router ends
+ * the stream before the peer said anything. The latter is how i2pd reports a CONNECT that
+ * nobody accepted (the destination's session is closing, or has no ACCEPT pending): it
+ * answered OK, then closes the socket ≈ 10 s later without a word (i2p.md §5.5).
+ */
 function armFirstByteTimer(socket: net.Socket, ms: number): void {
   // Bytes already received include the SAM reply lines; anything beyond means the peer spoke.
   const baseline = socket.bytesRead - socket.readableLength;
+  const peerSpoke = () => socket.bytesRead > baseline;
   const timer = setTimeout(() => {
-    if (socket.bytesRead > baseline || socket.destroyed) return;
+    if (peerSpoke() || socket.destroyed) return;
     socket.destroy(
       new TahoeError('Timeout', `the I2P peer sent nothing within ${ms} ms of connecting`, {
         hint: 'the destination accepted no stream: it may be offline, or its router has not published its LeaseSet yet; retry later',
@@ -798,4 +805,14 @@ function armFirstByteTimer(socket: net.Socket, ms: number): void {
   }, ms);
   timer.unref();
   socket.once('close', () => clearTimeout(timer));
+  // First in line, so that consumers see the error rather than a clean end.
+  socket.prependOnceListener('end', () => {
+    if (peerSpoke()) return;
+    clearTimeout(timer);
+    socket.destroy(
+      new TahoeError('ServerUnreachable', 'the I2P router closed the stream before the peer sent anything: nobody accepted it', {
+        hint: 'the destination is not accepting streams right now (offline, restarting, or overloaded); retry later',
+      }),
+    );
+  });
 }
