@@ -50,6 +50,13 @@ async function statOrUndefined(p: string): Promise<Stats | undefined> {
   }
 }
 
+/** A file system failure (EACCES, ELOOP, EIO…) while inspecting `p`, as a problem. */
+function inspectionProblem(p: string, e: unknown): ConfigProblem {
+  const code = (e as NodeJS.ErrnoException).code;
+  return nodeDirProblem(`cannot inspect ${p}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
+    `check that ${shellQuote(p)} is a plain file or directory you own (ls -la ${shellQuote(path.dirname(p))})`);
+}
+
 /**
  * Permission problems: `private/` not 0700, a file in it (or a configured key file
  * elsewhere) group/world-accessible, or anything there not owned by the running user.
@@ -61,7 +68,12 @@ export async function checkPrivatePermissions(nodeDirectory: string, extraKeyFil
   const privateDir = path.join(nodeDirectory, PRIVATE_DIR);
   const notOwned: string[] = [];
   const looseFiles: string[] = [];
-  const dirStat = await statOrUndefined(privateDir);
+  let dirStat: Stats | undefined;
+  try {
+    dirStat = await statOrUndefined(privateDir);
+  } catch (e) {
+    return [inspectionProblem(privateDir, e)];
+  }
   const files: string[] = [];
   if (dirStat !== undefined) {
     if (!dirStat.isDirectory()) {
@@ -73,11 +85,21 @@ export async function checkPrivatePermissions(nodeDirectory: string, extraKeyFil
       problems.push(nodeDirProblem(`${privateDir} is accessible by other users (mode ${(dirStat.mode & 0o777).toString(8)})`,
         `chmod 700 ${shellQuote(privateDir)} — private/ holds the node's keys`));
     }
-    for (const name of await fs.readdir(privateDir)) files.push(path.join(privateDir, name));
+    try {
+      for (const name of await fs.readdir(privateDir)) files.push(path.join(privateDir, name));
+    } catch (e) {
+      problems.push(inspectionProblem(privateDir, e));
+    }
   }
   for (const f of extraKeyFiles) if (!files.includes(f)) files.push(f);
   for (const file of files) {
-    const st = await statOrUndefined(file);
+    let st: Stats | undefined;
+    try {
+      st = await statOrUndefined(file);
+    } catch (e) {
+      problems.push(inspectionProblem(file, e));
+      continue;
+    }
     if (st === undefined || !st.isFile()) continue;
     if (uid !== undefined && st.uid !== uid) notOwned.push(file);
     if ((st.mode & 0o077) !== 0) looseFiles.push(file);
@@ -184,7 +206,8 @@ export async function checkNodeDirectory(directory: string): Promise<NodeDirecto
       });
     }
   } catch (e) {
-    if (!isTahoeError(e, 'ConfigInvalid') && !isTahoeError(e, 'NodeDirInvalid')) throw e;
+    // ConfigInvalid (bad YAML), NodeDirInvalid or DiskError (unreadable file): all are problems to list.
+    if (!isTahoeError(e)) throw e;
     problems.push(problemFromError(e));
   }
 

@@ -1,7 +1,7 @@
 /** Node directories: permissions and ownership, loadNodeDirectory, key and secret files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createFileAtomic, editTahoeCfg, loadOrCreateNodeKey, loadOrCreateSecret, parseIntroducersYaml, readNodeKey, readSecret, writeFileAtomic, writeIntroducers } from '../../src/config/keys.js';
 import { checkNodeDirectory, checkPrivatePermissions, detectNodeType, loadNodeDirectory } from '../../src/config/node-dir.js';
@@ -182,4 +182,17 @@ test('introducers.yaml accepts HTTPS NURLs of one introducer as well as the fURL
   const parsed = parseIntroducersYaml(`introducers:\n  default:\n    furl: "${nurls}"\n`, 'introducers.yaml');
   assert.equal(parsed.default, nurls);
   assert.throws(() => parseIntroducersYaml(`introducers:\n  default:\n    furl: "pb://${hash}@127.0.0.1:3457/${swiss}#v=2"\n`, 'introducers.yaml'), /introducer "default"/);
+});
+
+test('an unreadable private/ (a symlink loop) is a NodeDirInvalid problem, never a raw error', async (t) => {
+  const dir = makeNodeDir(t, '[node]\nnickname = x\n');
+  const privateDir = path.join(dir, 'private');
+  rmSync(privateDir, { recursive: true });
+  symlinkSync(privateDir, privateDir); // stat() fails with ELOOP, not ENOENT
+  const report = await checkNodeDirectory(dir);
+  assert.ok(report.problems.some((p) => p.kind === 'NodeDirInvalid' && /private/.test(p.message) && /ELOOP/.test(p.message)), JSON.stringify(report.problems));
+  await assert.rejects(loadNodeDirectory(dir), (e: unknown) => (isTahoeError(e, 'NodeDirInvalid') || isTahoeError(e, 'DiskError')) && e.hint.length > 0);
+  // the same for a key file configured outside private/
+  const problems = await checkPrivatePermissions(dir, [privateDir + '/x']);
+  assert.ok(problems.every((p) => p.kind === 'NodeDirInvalid'));
 });
