@@ -19,10 +19,10 @@ import { TahoeError } from '../errors.js';
 import { createNodeCertificate, tubIdOf } from '../crypto/certificate.js';
 import { NodeKey, permutationSeedOf } from '../crypto/node-key.js';
 import { generateDestination } from '../net/i2p/destination.js';
-import { parseFurl, parseServerEndpoint, parseClientEndpoint, formatClientEndpoint } from '../net/hints.js';
+import { parseServerEndpoint, parseClientEndpoint, formatClientEndpoint } from '../net/hints.js';
 import { generateOnionKey } from '../net/tor/onion-key.js';
 import { parseCfg, serializeCfg, type CfgLine, type CfgSectionSpec } from './cfg.js';
-import { FILES, createFileAtomic, ensurePrivateDirectory, formatIntroducersYaml, newSecretText, writeFileAtomic } from './keys.js';
+import { FILES, checkIntroducerUrl, createFileAtomic, ensurePrivateDirectory, formatIntroducersYaml, newSecretText, writeFileAtomic } from './keys.js';
 import { NodeConfig } from './node-config.js';
 import { CFG_FILE, TAC_FILES, privacyProblems } from './node-dir.js';
 import type { NodeType } from './schema.js';
@@ -157,7 +157,8 @@ export function checkCreateOptions(o: CreateNodeOptions): { listen: ListenerName
   }
   if (o.introducer !== undefined) {
     if (nodeType === 'introducer') throw usage('an introducer does not connect to an introducer', 'drop --introducer');
-    checkEndpointOption('--introducer', () => parseFurl(o.introducer as string));
+    // The fURL-form line or the NURLs of one introducer, as private/introducers.yaml takes them.
+    checkEndpointOption('--introducer', () => checkIntroducerUrl(o.introducer as string));
   }
   if (o.nickname !== undefined && /[\r\n]/.test(o.nickname)) throw usage('--nickname cannot contain line breaks', 'use a one-line nickname');
   return { listen, nodeType };

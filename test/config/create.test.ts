@@ -156,6 +156,12 @@ test('create-client and create-introducer', async (t) => {
   assert.equal(cc.listening, false);
   assert.equal(cc.connections.tcp, 'tor');
 
+  // The HTTPS form of an introducer's address (its private/introducer.nurls) works as well.
+  const hash = 'A'.repeat(43);
+  const nurls = `pb://${hash}@127.0.0.1:3457/${'b'.repeat(32)}#v=1 pb+tor://${hash}@aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion:3457/${'b'.repeat(32)}#v=1`;
+  const viaNurls = await create(t, { command: 'create-client', introducer: nurls });
+  assert.deepEqual(await readIntroducers(viaNurls.directory), { default: nurls });
+
   const intro = await create(t, { command: 'create-introducer', hostname: 'intro.example' });
   assert.ok(readdirSync(intro.directory).includes('tahoe-introducer.tac'));
   assert.ok(!readdirSync(intro.directory).includes('permutation-seed'));
