@@ -95,7 +95,7 @@ function addWhereOptions(cmd: Command): Command {
 function addClientOptions(cmd: Command, webDefault: string): Command {
   return cmd
     .option('-n, --nickname <NAME>', 'the node\'s nickname')
-    .option('-i, --introducer <FURL>', 'introducer fURL (written to private/introducers.yaml as "default")')
+    .option('-i, --introducer <URL>', 'introducer fURL, or its NURLs (space-separated, quoted), written to private/introducers.yaml as "default"')
     .option('-p, --webport <ENDPOINT>', `web gateway endpoint, or "none" (default ${webDefault})`)
     .option('--shares-needed <K>', 'shares needed to read a file (default 3)')
     .option('--shares-happy <H>', 'servers that must hold shares for an upload to succeed (default 7)')
