@@ -50,6 +50,7 @@ import { TcpTransport } from '../net/tcp.js';
 import { connectTorProvider, type TorProvider, type TorProviderOptions } from '../net/tor/provider.js';
 import { TorTransport } from '../net/tor/transport.js';
 import { startI2pProvider, type I2pProvider } from '../net/i2p/provider.js';
+import type { SamTimeouts } from '../net/i2p/sam.js';
 import type { DialTarget, Listener, ListenSpec, Transport, TransportName, TransportStatus } from '../net/transport.js';
 import type { Duplex } from 'node:stream';
 import { loadStorageIdentity, newSwissnum, type StorageIdentity } from '../storage/identity.js';
@@ -152,6 +153,12 @@ export interface TahoeNodeOptions {
    * (configuration.md §5), so tests and `demo` never touch a real 9050/9051.
    */
   tor?: { allowNonPublicAddresses?: boolean; publishTimeoutMs?: number; discovery?: TorProviderOptions['discovery'] };
+  /**
+   * I2P details that are not tahoe.cfg settings: `launchMode: 'offline'` makes `[i2p] launch
+   * = true` start the single-router offline network of the tests and `demo` (never the real
+   * I2P network); `timeouts` replace the SAM timeouts (e.g. OFFLINE_SAM_TIMEOUTS).
+   */
+  i2p?: { launchMode?: 'network' | 'offline'; timeouts?: Partial<SamTimeouts> };
   /** Abort a slow start (Tor bootstrap); the node cleans up what it started. */
   signal?: AbortSignal;
 }
@@ -421,6 +428,8 @@ export class TahoeNode implements TahoeNodeApi {
       }
       const tor = new TorTransport({
         provider,
+        // tor restarted (or a launched tor died): set it up again and re-add the onion services
+        reconnect: () => connectTorProvider({ ...torOptions, signal: undefined, onProgress: undefined }),
         gate: policy.gate,
         logger: this.log.child('tor'),
         allowNonPublicAddresses: this.options.tor?.allowNonPublicAddresses,
@@ -451,11 +460,19 @@ export class TahoeNode implements TahoeNodeApi {
           // [i2p] sam.options, when set, are the session options (tests need the production set gone).
           ...(Object.keys(samOptions).length > 0 ? { sessionOptions: samOptions } : {}),
           probe: needsI2pNow,
+          ...(this.options.i2p?.launchMode === undefined ? {} : { launchMode: this.options.i2p.launchMode }),
+          ...(this.options.i2p?.timeouts === undefined ? {} : { timeouts: this.options.i2p.timeouts }),
         },
       );
       this.i2pProvider = provider;
       this.transports.set('i2p', provider.transport);
       routed.set('i2p', provider.transport);
+      // A server that listens on I2P builds its destination's session before it dials its
+      // introducer; when that introducer (or a servers.yaml entry) is an I2P address, build the
+      // client session now, in parallel (each session takes 20 s to 3 min to build).
+      if (needsI2pNow && (await this.dialsI2pAtStart(config))) {
+        provider.transport.warmUp().catch((e: unknown) => this.log.debug(`I2P client session warm-up failed (the first dial retries): ${asTahoeError(e).message}`));
+      }
     }
     this.routedTransports = routed;
     this.routerValue = new ConnectionRouter({ policy, transports: routed });
@@ -463,6 +480,13 @@ export class TahoeNode implements TahoeNodeApi {
 
   private routerFor(tcpHandler: TcpHandler): ConnectionRouter {
     return new ConnectionRouter({ policy: this.policy, transports: this.routedTransports, tcpHandler });
+  }
+
+  /** Whether an introducer or a private/servers.yaml entry names an I2P address. */
+  private async dialsI2pAtStart(config: NodeConfig): Promise<boolean> {
+    if (this.type === 'introducer') return false;
+    const texts = [...Object.values(await readIntroducers(this.directory)), config.client.introducerFurl ?? '', (await readServersYamlText(this.directory)) ?? ''];
+    return texts.some((t) => /\.i2p\b/i.test(t));
   }
 
   private needsI2pListener(config: NodeConfig): boolean {
