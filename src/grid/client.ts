@@ -34,6 +34,7 @@ import { DEFAULT_TIMING, StorageBroker } from './broker.js';
 import { uploadImmutable, type UploaderContext } from './uploader.js';
 import { downloadImmutable, fileInfo } from './downloader.js';
 import type { StorageApiFactory } from './storage-api.js';
+import { createMutableServices, immutableStoreOf, type DirectoryGridClient, type MutableGridClient } from './mutable/index.js';
 
 export interface TransferProgress {
   phase: 'hashing' | 'placing' | 'uploading' | 'downloading' | 'done';
@@ -142,6 +143,8 @@ export interface GridClientOptions {
   uploadBatchBytes?: number;
   /** Download: how long to wait for slower servers once k shares are located (default 1 s). */
   locateGraceMs?: number;
+  /** `[client] mutable.format`: format of new mutable files and directories (default SDMF). */
+  mutableFormat?: 'SDMF' | 'MDMF';
 }
 
 export interface UploadOptions {
@@ -186,6 +189,10 @@ export interface GridClient {
   onServerEvent(listener: (event: ServerEvent) => void): () => void;
   /** Resolves when at least `count` servers are connected. */
   waitForServers(count: number, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<void>;
+  /** Mutable files (SDMF, MDMF) on the same servers: src/grid/mutable/client.ts. */
+  readonly mutable: MutableGridClient;
+  /** Directories (mutable and immutable): src/grid/mutable/directory.ts. */
+  readonly directories: DirectoryGridClient;
   close(): Promise<void>;
 }
 
@@ -223,7 +230,7 @@ export function createGridClient(options: GridClientOptions): GridClient {
   const open = (): void => {
     if (closed) throw new TahoeError('Aborted', 'the grid client is closed', { hint: 'the node is shutting down' });
   };
-  return {
+  const grid: GridClient = {
     async uploadImmutable(source, size, uploadOptions) {
       open();
       return uploadImmutable(uploaderContext(), source, size, uploadOptions);
@@ -247,11 +254,25 @@ export function createGridClient(options: GridClientOptions): GridClient {
     removeServer: (serverId) => broker.remove(serverId),
     onServerEvent: (listener) => broker.onEvent(listener),
     waitForServers: (count, waitOptions) => broker.waitForServers(count, waitOptions),
+    get mutable() {
+      return mutable.files;
+    },
+    get directories() {
+      return mutable.directories;
+    },
     async close() {
       closed = true;
       await broker.close();
     },
   };
+  // Mutable files use the same broker (servers, connections, permuted order).
+  const mutable = createMutableServices({
+    broker, leaseSecret: options.leaseSecret, encoding: { k, n }, logger,
+    immutable: immutableStoreOf(grid),
+    ...(options.mutableFormat === undefined ? {} : { defaultFormat: options.mutableFormat }),
+    ...(options.timing === undefined ? {} : { timing: options.timing }),
+  });
+  return grid;
 }
 
 /** `StorageClient` (storage room) per NURL; its timeouts follow the grid's. */
