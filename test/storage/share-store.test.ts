@@ -136,16 +136,23 @@ test('an interrupted upload never becomes readable: reopening discards incoming/
 });
 
 test('an abandoned upload is aborted after the upload timeout', async (t) => {
-  const store = await openStore(t, { uploadTimeoutMs: 150 });
+  // Margins for a loaded machine: each pause is 0.6 of the timeout, so only the restart
+  // after the write explains the upload surviving both; a pause would have to overrun by
+  // 400 ms to spoil that.
+  const timeoutMs = 1000;
+  const store = await openStore(t, { uploadTimeoutMs: timeoutMs });
   const upload = randomBytes(32);
   await store.allocate(SI, { lease: secrets(), uploadSecret: upload, shareNumbers: [0], allocatedSize: 10 });
   await store.writeImmutable(SI, 0, upload, 0, 5, chunks(Buffer.from('12345')));
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 0.6 * timeoutMs));
   await store.writeImmutable(SI, 0, upload, 5, 1, chunks(Buffer.from('6'))); // a write restarts the clock
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 0.6 * timeoutMs));
   assert.ok(store.uploadInProgress(SI, 0));
-  await new Promise((r) => setTimeout(r, 250));
+  const deadline = Date.now() + 10 * timeoutMs;
+  while (store.uploadInProgress(SI, 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(store.uploadInProgress(SI, 0), false);
+  // the discard (timer → locks → unlink) finishes shortly after the upload is forgotten
+  while (readdirSync(store.incomingDir).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.equal(store.allocatedToUploads(), 0);
   await assert.rejects(store.writeImmutable(SI, 0, upload, 6, 4, chunks(Buffer.from('7890'))), rejectsWith('not-found'));
   assert.deepEqual(readdirSync(store.incomingDir), []);
