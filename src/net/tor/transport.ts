@@ -3,6 +3,13 @@
  * names resolved by tor only) and listens as an onion service (ADD_ONION with a persisted
  * key, forwarded to a loopback-only listener).
  *
+ * When tor goes away (a system tor restarts, a launched tor crashes) the control
+ * connection closes, and with it every onion service it created (tor.md §2.5). With a
+ * `reconnect` function the transport then sets tor up again, with backoff, and re-adds
+ * each onion service with the same key to the same loopback listener: the address stays,
+ * clients find the server again once the new descriptor is published. Dials wait for the
+ * new tor within their own time limit.
+ *
  * Specs: src/net/transport.ts (the interface), shared/specs/tor.md §1 (SOCKS), §2.4–2.5
  * (HS_DESC events, ADD_ONION), anonymity-checklist AN-3 (names and numeric hosts), AN-4
  * (isolation), AN-5 (onion services: key 0600, re-added each start, never Detach or
@@ -15,7 +22,7 @@ import { silentLogger, type Logger } from '../../log.js';
 import { isNonPublicNumericAddress } from '../hints.js';
 import type { EgressGate } from '../socket.js';
 import type { ConnectionHandler, DialOptions, DialTarget, Listener, ListenSpec, Transport, TransportStatus } from '../transport.js';
-import type { TorEvent } from './control.js';
+import type { TorControlClient, TorEvent } from './control.js';
 import { isOnionName, parseOnionAddress } from './onion-address.js';
 import { generateOnionKey, loadOrCreateOnionKey, type OnionKey } from './onion-key.js';
 import type { TorProvider } from './provider.js';
@@ -34,6 +41,13 @@ export interface OnionPublishProgress {
 export interface TorTransportOptions {
   /** The tor to use, or a function that sets it up on first use (connect once, lazily). */
   provider: TorProvider | (() => Promise<TorProvider>);
+  /**
+   * Set tor up again after the control connection is lost (tor restarted or died). Onion
+   * services are re-added with their keys. Without it, a lost tor stays lost.
+   */
+  reconnect?: () => Promise<TorProvider>;
+  /** Backoff between reconnection attempts (default 1 s, doubling up to 60 s). */
+  reconnectBackoffMs?: { min: number; max: number };
   gate: EgressGate;
   logger?: Logger;
   /** Default limit for a dial when the caller gives none (default 120 s: onion circuits are slow). */
@@ -53,6 +67,14 @@ export interface TorTransportOptions {
 const DEFAULT_DIAL_TIMEOUT_MS = 120_000;
 const DEFAULT_PUBLISH_TIMEOUT_MS = 180_000;
 
+/** What an onion listener needs to be re-created on a new tor. */
+interface OnionRecord {
+  key: OnionKey;
+  serviceId: string;
+  virtualPort: number;
+  localPort: number;
+}
+
 export class TorTransport implements Transport {
   readonly name = 'tor' as const;
   readonly hidesIp = true;
@@ -60,13 +82,16 @@ export class TorTransport implements Transport {
   private resolvedProvider: TorProvider | undefined;
   private readonly isolation = new StreamIsolation();
   private readonly listeners = new Set<Listener>();
+  private readonly onions = new Set<OnionRecord>();
   private readonly logger: Logger;
   private closed = false;
+  /** Set while tor is lost and being set up again. */
+  private reconnecting: { attempts: number; lastError?: string; wake?: () => void } | undefined;
 
   constructor(private readonly options: TorTransportOptions) {
     this.logger = options.logger ?? silentLogger;
     if (typeof options.provider !== 'function') {
-      this.resolvedProvider = options.provider;
+      this.adopt(options.provider);
       this.providerPromise = Promise.resolve(options.provider);
     }
   }
@@ -85,8 +110,8 @@ export class TorTransport implements Transport {
     const progress = (phase: string) => options.onProgress?.({ transport: 'tor', phase });
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
-    if (!this.resolvedProvider) progress('setting up tor');
-    const provider = await this.provider();
+    if (!this.resolvedProvider) progress(this.reconnecting ? 'waiting for tor to come back' : 'setting up tor');
+    const provider = await withinLimit(this.provider(), timeoutMs, options.signal);
     return socks5Connect({
       proxy: provider.socks,
       gate: this.options.gate,
@@ -137,26 +162,14 @@ export class TorTransport implements Transport {
     const localPort = (server.address() as net.AddressInfo).port;
     const serviceId = key.address.slice(0, -'.onion'.length);
 
-    const publication = this.trackPublication(key.address, serviceId);
-    let added = false;
+    const record: OnionRecord = { key, serviceId, virtualPort: spec.virtualPort, localPort };
     try {
-      await control.setEvents(['STATUS_CLIENT', 'HS_DESC']);
-      const result = await control.addOnion({ key: key.blob, ports: [{ virtualPort: spec.virtualPort, target: { host: '127.0.0.1', port: localPort } }] });
-      added = true;
-      if (result.serviceId !== serviceId) {
-        throw new TahoeError('TorControlError', 'tor created the onion service under another address than its key stands for', {
-          hint: 'the key file may be damaged; this should not happen with a key tor accepted',
-        });
-      }
-      this.logger.info(`onion service ${key.address}:${spec.virtualPort} → 127.0.0.1:${localPort} added; publishing its descriptor`);
-      if (this.options.waitForPublication ?? true) await publication.firstUpload(this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
+      await this.addOnion(provider, record, this.options.waitForPublication ?? true);
     } catch (e) {
-      publication.stop();
-      if (added) await control.delOnion(serviceId).catch(() => undefined);
       await closeServer(server, sockets);
       throw e;
     }
-    publication.stop();
+    this.onions.add(record);
 
     let closing: Promise<void> | undefined;
     const listener: Listener = {
@@ -165,7 +178,9 @@ export class TorTransport implements Transport {
       close: () =>
         (closing ??= (async () => {
           this.listeners.delete(listener);
-          if (!control.closed) await control.delOnion(serviceId).catch((e: unknown) => this.logger.warn('DEL_ONION failed:', e instanceof Error ? e : String(e)));
+          this.onions.delete(record);
+          const current = this.resolvedProvider?.control;
+          if (current && !current.closed) await current.delOnion(serviceId).catch((e: unknown) => this.logger.warn('DEL_ONION failed:', e instanceof Error ? e : String(e)));
           await closeServer(server, sockets);
         })()),
     };
@@ -173,8 +188,37 @@ export class TorTransport implements Transport {
     return listener;
   }
 
+  /** ADD_ONION on this provider's tor; optionally wait for the first descriptor upload. */
+  private async addOnion(provider: TorProvider, record: OnionRecord, waitForUpload: boolean): Promise<void> {
+    const control = provider.control as TorControlClient;
+    const { key, serviceId, virtualPort, localPort } = record;
+    const publication = this.trackPublication(control, key.address, serviceId);
+    let added = false;
+    try {
+      await control.setEvents(['STATUS_CLIENT', 'HS_DESC']);
+      const result = await control.addOnion({ key: key.blob, ports: [{ virtualPort, target: { host: '127.0.0.1', port: localPort } }] });
+      added = true;
+      if (result.serviceId !== serviceId) {
+        throw new TahoeError('TorControlError', 'tor created the onion service under another address than its key stands for', {
+          hint: 'the key file may be damaged; this should not happen with a key tor accepted',
+        });
+      }
+      this.logger.info(`onion service ${key.address}:${virtualPort} → 127.0.0.1:${localPort} added; publishing its descriptor`);
+      if (waitForUpload) await publication.firstUpload(this.options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
+    } catch (e) {
+      if (added) await control.delOnion(serviceId).catch(() => undefined);
+      throw e;
+    } finally {
+      publication.stop();
+    }
+  }
+
   describe(): TransportStatus {
     const provider = this.resolvedProvider;
+    if (this.reconnecting) {
+      const r = this.reconnecting;
+      return { name: 'tor', ready: false, summary: `lost the connection to tor; reconnecting (${r.attempts} attempt${r.attempts === 1 ? '' : 's'}${r.lastError ? `, last: ${r.lastError}` : ''})` };
+    }
     return provider
       ? { name: 'tor', ready: !this.closed && (provider.control === undefined || !provider.control.closed), summary: provider.describe() }
       : { name: 'tor', ready: false, summary: 'tor not connected yet' };
@@ -189,8 +233,9 @@ export class TorTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.reconnecting?.wake?.();
     await Promise.all([...this.listeners].map((l) => l.close()));
-    const provider = this.resolvedProvider ?? (await this.providerPromise?.catch(() => undefined));
+    const provider = this.resolvedProvider ?? (this.reconnecting ? undefined : await this.providerPromise?.catch(() => undefined));
     await provider?.close();
   }
 
@@ -216,7 +261,7 @@ export class TorTransport implements Transport {
       const factory = this.options.provider as () => Promise<TorProvider>;
       this.providerPromise = factory().then(
         (provider) => {
-          this.resolvedProvider = provider;
+          this.adopt(provider);
           return provider;
         },
         (e: unknown) => {
@@ -229,10 +274,80 @@ export class TorTransport implements Transport {
     return this.providerPromise;
   }
 
-  /** Count HS_DESC events for one service; `firstUpload` resolves at the first UPLOADED. */
-  private trackPublication(address: string, serviceId: string): { firstUpload(timeoutMs: number): Promise<void>; stop(): void } {
-    const provider = this.resolvedProvider as TorProvider;
+  /** Use this provider from now on, and notice when its control connection is lost. */
+  private adopt(provider: TorProvider): void {
+    this.resolvedProvider = provider;
     const control = provider.control;
+    if (control === undefined) return;
+    void control.whenClosed().then(() => {
+      if (this.closed || this.resolvedProvider !== provider) return;
+      this.onControlLost(provider);
+    });
+  }
+
+  private onControlLost(lost: TorProvider): void {
+    const onions = this.onions.size;
+    const reconnect = this.options.reconnect;
+    if (reconnect === undefined) {
+      this.logger.error(`lost the connection to tor (${lost.describe()})${onions > 0 ? `: ${onions} onion service${onions === 1 ? ' is' : 's are'} gone` : ''}; restart the node once tor is back`);
+      return;
+    }
+    this.logger.warn(`lost the connection to tor (${lost.describe()}); reconnecting${onions > 0 ? `, then re-adding ${onions} onion service${onions === 1 ? '' : 's'}` : ''}`);
+    this.resolvedProvider = undefined;
+    void lost.close().catch(() => undefined);
+    const state: NonNullable<TorTransport['reconnecting']> = { attempts: 0 };
+    this.reconnecting = state;
+    const backoff = this.options.reconnectBackoffMs ?? { min: 1000, max: 60_000 };
+    this.providerPromise = (async (): Promise<TorProvider> => {
+      let delay = backoff.min;
+      for (;;) {
+        if (this.closed) throw new TahoeError('Aborted', 'the tor transport is closed', { hint: 'the node is shutting down' });
+        state.attempts++;
+        try {
+          const provider = await reconnect();
+          if (this.closed) {
+            await provider.close().catch(() => undefined);
+            throw new TahoeError('Aborted', 'the tor transport is closed', { hint: 'the node is shutting down' });
+          }
+          this.reconnecting = undefined;
+          this.adopt(provider);
+          this.logger.info(`connected to tor again: ${provider.describe()}`);
+          if (provider.control !== undefined) void this.restoreOnions(provider);
+          else if (this.onions.size > 0) this.logger.error('tor is back, but without a control port: the onion services cannot be re-added');
+          return provider;
+        } catch (e) {
+          if (e instanceof TahoeError && e.kind === 'Aborted') throw e;
+          state.lastError = e instanceof Error ? e.message.split('\n', 1)[0] : String(e);
+          if (state.attempts === 1 || state.attempts % 10 === 0) this.logger.warn(`tor is still unreachable (attempt ${state.attempts}): ${state.lastError}`);
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          state.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        delay = Math.min(backoff.max, delay * 2);
+      }
+    })();
+    this.providerPromise.catch(() => undefined);
+  }
+
+  /** Re-add every onion service on a new tor; publication is awaited in the background. */
+  private async restoreOnions(provider: TorProvider): Promise<void> {
+    for (const record of [...this.onions]) {
+      try {
+        await this.addOnion(provider, record, this.options.waitForPublication ?? true);
+        this.logger.info(`onion service ${record.key.address}:${record.virtualPort} is back`);
+      } catch (e) {
+        if (this.closed || !this.onions.has(record)) return;
+        this.logger.error(`could not re-add onion service ${record.key.address}:${record.virtualPort}:`, e instanceof Error ? e : String(e));
+      }
+    }
+  }
+
+  /** Count HS_DESC events for one service; `firstUpload` resolves at the first UPLOADED. */
+  private trackPublication(control: TorControlClient | undefined, address: string, serviceId: string): { firstUpload(timeoutMs: number): Promise<void>; stop(): void } {
     const progress: OnionPublishProgress = { address, uploads: 0, uploaded: 0, failed: 0 };
     let resolveUploaded!: () => void;
     const uploaded = new Promise<void>((resolve) => (resolveUploaded = resolve));
@@ -270,6 +385,39 @@ export class TorTransport implements Transport {
       stop: () => unsubscribe?.(),
     };
   }
+}
+
+/** A promise, or Timeout/Aborted when the limit or the signal comes first. */
+function withinLimit<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      finish();
+      reject(new TahoeError('Timeout', `tor was not available within ${Math.round(timeoutMs / 1000)} s`, { hint: 'tor is being set up or has restarted; check that it is running' }));
+    }, timeoutMs);
+    const onAbort = () => {
+      finish();
+      try {
+        throwIfAborted(signal);
+      } catch (e) {
+        reject(e);
+      }
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        finish();
+        resolve(v);
+      },
+      (e: unknown) => {
+        finish();
+        reject(e);
+      },
+    );
+  });
 }
 
 function listenOnLoopback(port: number): Promise<net.Server> {

@@ -13,17 +13,23 @@
  *   nothing else;
  * - after full restarts (the `tahoe-ts run` process, the in-process node, the introducer)
  *   every onion address is the same, the key files are 0600 (directories 0700), and the
- *   file uploaded before is downloaded again.
+ *   file uploaded before is downloaded again;
+ * - when the system tor under a running onion-only server restarts, the server reconnects
+ *   to it and re-adds its onion service: clients reach it again at the same address.
  */
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bytesSource } from '../../../src/immutable/source.js';
 import { parseAnnouncementCache } from '../../../src/introducer/cache.js';
+import { OPEN_GATE } from '../../../src/net/socket.js';
+import { launchTor, type LaunchTorOptions } from '../../../src/net/tor/launch.js';
 import { spawnRun, type RunningProcess } from '../../node/processes.js';
+import { storageAnnouncementFor } from '../../../src/cli/commands/admin.js';
+import { formatServersYaml } from '../../../src/storage/announcement.js';
 import { log, makeNode, openTorGrid, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
 
 const ONION = /^[a-z2-7]{56}\.onion$/;
@@ -177,3 +183,54 @@ test('server use case 3 and an onion introducer: onion-only announcements, loopb
   s3.child.kill('SIGTERM');
   assert.equal((await s3.exited).code, 0);
 });
+
+test('the system tor restarts under a running onion-only server: the node reconnects, re-adds its onion, clients reach it again', { timeout: 300_000 }, async () => {
+  const s = scope;
+  // "The system tor" of this server: a tor of its own that joins the network, with a unix control socket.
+  const torDir = path.join(s.root, 'system-tor');
+  const launchOptions: LaunchTorOptions = { gate: OPEN_GATE, dataDir: path.join(torDir, 'data'), controlSocketPath: path.join(torDir, 'run', 'control'), extraTorrc: s.network.networkTorrc, bootstrapTimeoutMs: 60_000 };
+  let systemTor = await launchTor(launchOptions);
+  try {
+    const serverDir = await makeNode(path.join(s.root, 'S3-system-tor'), { command: 'create-node', nickname: 'S3-system-tor', listen: ['tor'], hideIp: true, torControlPort: `unix:${launchOptions.controlSocketPath as string}` });
+    const server = await s.start(serverDir);
+    const onion = server.storageNurls[0];
+    assert.match(onion, /^pb\+tor:/);
+    const clientDir = await makeNode(path.join(s.root, 'UC3-system-tor'), { command: 'create-client', hideIp: true, sharesNeeded: 1, sharesHappy: 1, sharesTotal: 1 }, [{ section: 'tor', key: 'socks.port', value: s.socksPort }]);
+    const { serverId, input } = await storageAnnouncementFor(serverDir);
+    await writeFile(path.join(clientDir, 'private', 'servers.yaml'), formatServersYaml(serverId, input), { mode: 0o600 });
+    const client = await s.start(clientDir);
+    const grid = client.services.grid;
+    assert.ok(grid);
+    await waitFor(() => grid.serverStatuses()[0]?.connected === true, 120_000, () => JSON.stringify(grid.serverStatuses()));
+    const data = randomBytes(200_000);
+    const up = await grid.uploadImmutable(bytesSource(data), data.length, { randomKey: true });
+
+    // The system tor restarts (same data directory, same control socket, a new cookie).
+    const t0 = Date.now();
+    await systemTor.stop();
+    await waitFor(() => server.status().transports.some((x) => x.name === 'tor' && !x.ready), 10_000, () => 'the server to notice');
+    systemTor = await launchTor(launchOptions);
+    await waitFor(() => server.status().transports.some((x) => x.name === 'tor' && x.ready), 60_000, () => JSON.stringify(server.status().transports));
+    await waitFor(async () => /onion service .* is back/.test(await nodeLogText(serverDir)), 120_000, () => 'the onion service to be re-added and published');
+    log(`system tor restarted; onion service back in ${Date.now() - t0} ms`);
+    assert.deepEqual(server.storageNurls, [onion], 'same address');
+
+    // A new connection (the old one died with the old tor) reaches the same onion address.
+    await waitFor(async () => {
+      try {
+        const { stream } = await grid.downloadImmutable(up.cap);
+        const parts: Buffer[] = [];
+        for await (const c of stream) parts.push(Buffer.from(c));
+        return Buffer.concat(parts).equals(data);
+      } catch {
+        return false;
+      }
+    }, 180_000, () => `a download after the restart: ${JSON.stringify(grid.serverStatuses())}`);
+  } finally {
+    await systemTor.stop();
+  }
+});
+
+async function nodeLogText(directory: string): Promise<string> {
+  return readFile(path.join(directory, 'logs', 'tahoe-ts.log'), 'utf8').catch(() => '');
+}
