@@ -10,10 +10,11 @@
  * - TubID = lowercase unpadded base32 of SHA-1(DER certificate), 32 chars.
  *
  * Node 20 can parse certificates but not create them, so creation goes through
- * `@peculiar/x509` over WebCrypto. This module is pure: it never touches files.
+ * `@peculiar/x509` over WebCrypto. That library (with `reflect-metadata` and its ASN.1
+ * stack) adds ~20 MB of resident memory, and a running node only parses certificates,
+ * so it is loaded on the first creation only. This module is pure: it never touches files.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509Module from '@peculiar/x509';
 import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { TahoeError } from '../errors.js';
@@ -30,14 +31,18 @@ const RSA_SIGNING = {
   modulusLength: 2048,
 } as const;
 
-type SelfSignedParams = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0];
+type SelfSignedParams = Parameters<typeof X509Module.X509CertificateGenerator.createSelfSigned>[0];
 
-let providerSet = false;
-function useNodeWebCrypto(): void {
-  if (providerSet) return;
-  // @peculiar/x509 signs through a WebCrypto provider; Node's is complete enough.
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-  providerSet = true;
+let x509Loaded: Promise<typeof X509Module> | undefined;
+function loadX509(): Promise<typeof X509Module> {
+  x509Loaded ??= (async () => {
+    await import('reflect-metadata'); // @peculiar/x509's dependency injection needs it first
+    const x509 = await import('@peculiar/x509');
+    // @peculiar/x509 signs through a WebCrypto provider; Node's is complete enough.
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  })();
+  return x509Loaded;
 }
 
 /** A parsed node identity: the certificate the server presents and its private key. */
@@ -64,7 +69,7 @@ export interface CreateCertificateOptions {
  * sha256WithRSA certificate with CN `newpb_thingy`. Takes ~0.1–1 s (RSA key generation).
  */
 export async function createNodeCertificate(options: CreateCertificateOptions = {}): Promise<NodeCertificate> {
-  useNodeWebCrypto();
+  const x509 = await loadX509();
   const keys = await webcrypto.subtle.generateKey(RSA_SIGNING, true, ['sign', 'verify']);
   const notBefore = options.notBefore ?? new Date();
   const notAfter = new Date(notBefore.getTime() + (options.validDays ?? 365) * 86_400_000);
