@@ -1,7 +1,8 @@
 /**
  * One HTTPS request to an introducer over a stream the connection router opened (TCP, a
- * Tor SOCKS stream or an I2P SAM stream): TLS with the NURL's SPKI pin checked before any
- * byte of the request is written (net/tls.ts), `Authorization: Tahoe-LAFS
+ * Tor SOCKS stream or an I2P SAM stream): TLS with the pin (the NURL's SPKI hash, or the
+ * fURL form's TubID) checked before any byte of the request is written (net/tls.ts
+ * `connectPinnedTls`), `Authorization: Tahoe-LAFS
  * <base64(swissnum)>` (shared/specs/storage-protocol.md §2–§3), plain HTTP/1.1, one
  * request per connection (`Connection: close`): requests are rare (a long-poll a minute,
  * a publish every few minutes), and a fresh stream never outlives a Tor circuit change.
@@ -12,10 +13,8 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { TahoeError, asTahoeError, throwIfAborted } from '../errors.js';
-import { isSelfSigned, tubIdOf } from '../crypto/certificate.js';
 import { connectPinnedTls } from '../net/tls.js';
 import { LIMITS } from './protocol.js';
 import type { IntroducerPin } from './url.js';
@@ -73,69 +72,14 @@ function reasonOf(signal: AbortSignal): TahoeError {
   return reason instanceof TahoeError ? reason : new TahoeError('Aborted', 'introducer request aborted', { cause: reason });
 }
 
-/**
- * TLS pinned by a Foolscap TubID (SHA-1 of the certificate DER), for introducers named by
- * their fURL form. Like net/tls.ts for SPKI pins: a single self-signed certificate, the pin
- * compared before the socket is handed out, no SNI.
- */
-function connectTubIdPinnedTls(stream: Duplex, tubId: string, signal: AbortSignal, timeoutMs: number): Promise<tls.TLSSocket> {
-  throwIfAborted(signal);
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ socket: stream, rejectUnauthorized: false, servername: '', checkServerIdentity: () => undefined, minVersion: 'TLSv1.2' });
-    let settled = false;
-    const timer = setTimeout(() => fail(new TahoeError('Timeout', `TLS handshake with the introducer timed out after ${timeoutMs} ms`, { hint: 'over Tor or I2P this can take long; tahoe-ts retries' })), timeoutMs);
-    const onAbort = (): void => fail(new TahoeError('Aborted', 'TLS handshake with the introducer aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    function finish(): void {
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-    }
-    function fail(e: TahoeError): void {
-      if (settled) return;
-      finish();
-      socket.destroy();
-      stream.destroy();
-      reject(e);
-    }
-    function onError(err: Error): void {
-      fail(new TahoeError('ServerUnreachable', `TLS with the introducer failed: ${err.message}`, { cause: err, hint: 'check the introducer\'s address; tahoe-ts retries with backoff' }));
-    }
-    function onClose(): void {
-      fail(new TahoeError('ServerUnreachable', 'the introducer closed the connection during the TLS handshake', { hint: 'the introducer may be down or restarting; tahoe-ts retries with backoff' }));
-    }
-    socket.on('error', onError);
-    socket.once('close', onClose);
-    socket.once('secureConnect', () => {
-      if (settled) return;
-      const cert = socket.getPeerX509Certificate();
-      const chain = socket.getPeerCertificate(true);
-      const chained = chain.issuerCertificate !== undefined && chain.issuerCertificate !== chain && chain.issuerCertificate.fingerprint256 !== chain.fingerprint256;
-      if (cert === undefined || chained || !isSelfSigned(cert)) {
-        fail(new TahoeError('TlsPinMismatch', 'the introducer did not present a single self-signed certificate', { hint: 'wrong address, or someone is in the middle' }));
-        return;
-      }
-      if (tubIdOf(cert) !== tubId) {
-        fail(new TahoeError('TlsPinMismatch', 'the introducer\'s certificate does not match the TubID of its fURL', { hint: 'wrong address, an introducer with a new identity (copy its private/introducer.furl again), or someone is in the middle' }));
-        return;
-      }
-      finish();
-      resolve(socket);
-    });
-  });
-}
-
 export async function introducerRequest(peer: IntroducerPeer, connect: Connect, request: IntroducerRequest): Promise<IntroducerResponse> {
   throwIfAborted(request.signal);
   const connecting = withTimeout(request.signal, request.connectTimeoutMs, 'connecting to the introducer');
   let socket: Duplex;
   try {
     const stream = await connect(connecting.signal, request.connectTimeoutMs);
-    socket = peer.pin.kind === 'spki'
-      ? await connectPinnedTls(stream, { spkiHash: peer.pin.spkiHash, signal: connecting.signal, timeoutMs: request.connectTimeoutMs, peer: 'the introducer' })
-      : await connectTubIdPinnedTls(stream, peer.pin.tubId, connecting.signal, request.connectTimeoutMs);
+    const pin = peer.pin.kind === 'spki' ? { spkiHash: peer.pin.spkiHash } : { tubId: peer.pin.tubId };
+    socket = await connectPinnedTls(stream, { ...pin, signal: connecting.signal, timeoutMs: request.connectTimeoutMs, peer: 'the introducer' });
   } catch (e) {
     if (connecting.signal.aborted) throw reasonOf(connecting.signal);
     throw asTahoeError(e, 'ServerUnreachable');

@@ -5,7 +5,8 @@
  * `docs/specifications/http-storage-node-protocol.rst` ("Server Certificate",
  * "Connecting"): the server presents one self-signed certificate; the client does not
  * validate it against any CA but accepts it only if it is self-signed and
- * base64url(SHA-256(SPKI)) equals the hash in the NURL. The pin is checked on the
+ * base64url(SHA-256(SPKI)) equals the hash in the NURL (or, for a fURL, base32(SHA-1(DER))
+ * equals its TubID, as Foolscap pins). The pin is checked on the
  * secure connection *before* the caller gets the socket, so no request byte (and no
  * swissnum) is ever written to an unpinned peer. No SNI is sent (the 1.20 client sends
  * none, and over Tor/I2P a name would only leak).
@@ -18,7 +19,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { TahoeError, throwIfAborted } from '../errors.js';
-import { isSelfSigned, spkiHash } from '../crypto/certificate.js';
+import { isSelfSigned, spkiHash, tubIdOf } from '../crypto/certificate.js';
 
 /** What a TLS server presents: the node certificate and its key, in PEM. */
 export interface TlsServerIdentity {
@@ -64,8 +65,13 @@ export function acceptTlsStream(server: tls.Server, stream: Duplex): void {
 }
 
 export interface PinnedTlsOptions {
-  /** The 43-character SPKI hash from the NURL. */
-  spkiHash: string;
+  /** The 43-character SPKI hash from a NURL. */
+  spkiHash?: string;
+  /**
+   * Or the Foolscap TubID, base32(SHA-1(certificate DER)), 32 characters: the pin of a
+   * fURL (a tahoe-ts introducer named in its fURL form). Exactly one of the two is given.
+   */
+  tubId?: string;
   signal?: AbortSignal;
   /** Time limit for the TLS handshake. Default 60 s (Tor circuits can be slow). */
   timeoutMs?: number;
@@ -79,6 +85,9 @@ export interface PinnedTlsOptions {
  * connection is destroyed and a `TlsPinMismatch` is thrown.
  */
 export function connectPinnedTls(stream: Duplex, options: PinnedTlsOptions): Promise<tls.TLSSocket> {
+  if ((options.spkiHash === undefined) === (options.tubId === undefined)) {
+    throw new TahoeError('Internal', 'connectPinnedTls needs exactly one pin: spkiHash or tubId', { hint: 'this is a bug in tahoe-ts' });
+  }
   throwIfAborted(options.signal);
   const peer = options.peer ?? 'the server';
   const timeoutMs = options.timeoutMs ?? 60_000;
@@ -120,7 +129,7 @@ export function connectPinnedTls(stream: Duplex, options: PinnedTlsOptions): Pro
       if (settled) return;
       let mismatch: TahoeError | undefined;
       try {
-        mismatch = checkPin(socket, options.spkiHash, peer);
+        mismatch = checkPin(socket, options, peer);
       } catch (e) {
         mismatch = new TahoeError('TlsPinMismatch', `cannot read the certificate of ${peer}`, { cause: e });
       }
@@ -143,7 +152,7 @@ export function connectPinnedTls(stream: Duplex, options: PinnedTlsOptions): Pro
   });
 }
 
-function checkPin(socket: tls.TLSSocket, expected: string, peer: string): TahoeError | undefined {
+function checkPin(socket: tls.TLSSocket, pin: Pick<PinnedTlsOptions, 'spkiHash' | 'tubId'>, peer: string): TahoeError | undefined {
   const cert = socket.getPeerX509Certificate();
   if (cert === undefined) {
     return new TahoeError('TlsPinMismatch', `${peer} presented no certificate`);
@@ -157,6 +166,17 @@ function checkPin(socket: tls.TLSSocket, expected: string, peer: string): TahoeE
   if (!isSelfSigned(cert)) {
     return new TahoeError('TlsPinMismatch', `${peer} presented a certificate that is not self-signed`);
   }
+  if (pin.tubId !== undefined) {
+    const actual = tubIdOf(cert);
+    if (!timingSafeEqualStrings(actual, pin.tubId)) {
+      return new TahoeError('TlsPinMismatch', `the certificate of ${peer} does not match the TubID of its fURL (expected ${pin.tubId}, got ${actual})`, {
+        details: { expected: pin.tubId, actual },
+        hint: 'wrong address, a node with a new identity (copy its fURL again), or someone in the middle',
+      });
+    }
+    return undefined;
+  }
+  const expected = pin.spkiHash as string;
   const actual = spkiHash(cert);
   if (!timingSafeEqualStrings(actual, expected)) {
     return new TahoeError('TlsPinMismatch', `the certificate of ${peer} does not match the NURL (expected SPKI hash ${expected}, got ${actual})`, {

@@ -6,7 +6,7 @@ import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { acceptTlsStream, connectPinnedTls, dropFailedHandshakes, listenTcp, tlsServerOptions } from '../../src/net/tls.js';
-import { createNodeCertificate, spkiHash } from '../../src/crypto/certificate.js';
+import { createNodeCertificate, spkiHash, tubIdOf } from '../../src/crypto/certificate.js';
 import { OPEN_GATE, openSocket } from '../../src/net/socket.js';
 import { isTahoeError } from '../../src/errors.js';
 import { opaqueDuplex } from './tls-helpers.js';
@@ -56,6 +56,26 @@ test('wrong pin: TlsPinMismatch and not one application byte reaches the server'
   );
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(received.length, 0);
+});
+
+test('a fURL pin (TubID) works the same way: right TubID connects, a wrong one sends nothing; exactly one pin', async (t) => {
+  const id = await identityP;
+  const { port, received } = await startEchoServer(t);
+  const sock = await connectPinnedTls(await dial(port), { tubId: tubIdOf(id.certificate), timeoutMs: 5000 });
+  sock.destroy();
+  const other = await createNodeCertificate();
+  await assert.rejects(
+    connectPinnedTls(await dial(port), { tubId: tubIdOf(other.certificate), timeoutMs: 5000, peer: 'the introducer' }),
+    (e: unknown) => isTahoeError(e, 'TlsPinMismatch') && /the introducer does not match the TubID of its fURL/.test(e.message) && /new identity/.test(e.hint),
+  );
+  // the SPKI hash is not a TubID: a mix-up cannot pass
+  await assert.rejects(connectPinnedTls(await dial(port), { tubId: spkiHash(id.certificate), timeoutMs: 5000 }), (e: unknown) => isTahoeError(e, 'TlsPinMismatch'));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(received.length, 0);
+  const s = await dial(port);
+  t.after(() => s.destroy());
+  assert.throws(() => connectPinnedTls(s, { spkiHash: spkiHash(id.certificate), tubId: tubIdOf(id.certificate) }), (e: unknown) => isTahoeError(e, 'Internal'));
+  assert.throws(() => connectPinnedTls(s, {}), (e: unknown) => isTahoeError(e, 'Internal'));
 });
 
 test('a CA-issued certificate is refused even when its key matches the pin', async (t) => {
