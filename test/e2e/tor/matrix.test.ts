@@ -26,6 +26,7 @@
 import { describe, before, after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { CfgEdit } from '../../../src/config/cfg.js';
@@ -309,6 +310,25 @@ describe('every client use case × every server use case', { concurrency: 3 }, (
 });
 
 describe('what the matrix runs on', { concurrency: 1 }, () => {
+  it('announcements: S1 TCP only, S2 both (tcp: + tor: fURL hints, pb:// + pb+tor:// NURLs), S3 onion only', async () => {
+    const expected: Record<ServerName, { nurls: string[]; hints: string[] }> = {
+      S1: { nurls: ['pb'], hints: ['tcp'] },
+      'S2-original': { nurls: ['pb', 'pb+tor'], hints: ['tcp', 'tor'] },
+      'S2-1.20': { nurls: ['pb', 'pb+tor'], hints: ['tcp', 'tor'] },
+      'S3-original': { nurls: ['pb+tor'], hints: ['tor'] },
+      'S3-1.20': { nurls: ['pb+tor'], hints: ['tor'] },
+    };
+    for (const name of SERVER_NAMES) {
+      const node = servers.get(name) as TahoeNode;
+      const schemes = [...new Set(node.storageNurls.map((n) => n.slice(0, n.indexOf('://'))))].sort();
+      assert.deepEqual(schemes, expected[name].nurls, `${name} NURLs`);
+      for (const n of node.storageNurls.filter((x) => x.startsWith('pb+tor://'))) assert.match(n, /@[a-z2-7]{56}\.onion:(80|3457)\/[a-z2-7]+#v=1$/);
+      const furl = (await readFile(path.join(node.directory, 'private', 'storage.furl'), 'utf8')).trim();
+      const hints = (/@([^/]*)\//.exec(furl)?.[1] ?? '').split(',');
+      assert.deepEqual([...new Set(hints.map((h) => h.split(':')[0]))].sort(), expected[name].hints, `${name} fURL hints: ${hints.length}`);
+    }
+  });
+
   it('UC3: the TCP server was reached by host name through the exit (the exit asked the network\'s name server)', () => {
     const asked = scope.network.exitDnsQueries().filter((q) => q.name === 'localhost' && q.answered);
     assert.ok(asked.length > 0, 'the exits resolved "localhost" for the clients that hide their IP');
