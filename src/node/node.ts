@@ -467,10 +467,11 @@ export class TahoeNode implements TahoeNodeApi {
       this.i2pProvider = provider;
       this.transports.set('i2p', provider.transport);
       routed.set('i2p', provider.transport);
-      // A server that listens on I2P builds its destination's session before it dials its
-      // introducer; when that introducer (or a servers.yaml entry) is an I2P address, build the
-      // client session now, in parallel (each session takes 20 s to 3 min to build).
-      if (needsI2pNow && (await this.dialsI2pAtStart(config))) {
+      // A node builds its destination's session before its grid client dials anything. When
+      // it will dial over I2P right after — its own I2P storage server (the broker tries every
+      // announced route at once), an I2P introducer or servers.yaml entry — build the client
+      // session now, in parallel (each session takes 20 s to minutes to build).
+      if (needsI2pNow && this.type === 'client' && (this.needsI2pListener(config) || (await this.dialsI2pAtStart(config)))) {
         provider.transport.warmUp().catch((e: unknown) => this.log.debug(`I2P client session warm-up failed (the first dial retries): ${asTahoeError(e).message}`));
       }
     }

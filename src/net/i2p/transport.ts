@@ -59,11 +59,19 @@ export interface I2pTransportOptions {
   logger?: Logger;
 }
 
-/** When each destination's last session closed (router-wide fact, so module-wide). */
+/**
+ * When each destination's last session closed, per router (a router-wide fact, so
+ * module-wide; keyed `<SAM endpoint> <b32>`: a freshly launched router on another port has
+ * no dying copy of the destination to wait for).
+ */
 const lastClosedAt = new Map<string, number>();
 
-async function waitForKeyReuse(b32: string, delayMs: number, signal?: AbortSignal): Promise<void> {
-  const closedAt = lastClosedAt.get(b32);
+function reuseKey(sam: SamClient, b32: string): string {
+  return `${sam.endpoint.host}:${sam.endpoint.port} ${b32}`;
+}
+
+async function waitForKeyReuse(key: string, delayMs: number, signal?: AbortSignal): Promise<void> {
+  const closedAt = lastClosedAt.get(key);
   if (closedAt === undefined) return;
   const wait = closedAt + delayMs - Date.now();
   if (wait <= 0) return;
@@ -236,7 +244,7 @@ export class I2pTransport implements Transport {
           });
         }
       }
-      await waitForKeyReuse(b32, this.reuseDelayMs);
+      await waitForKeyReuse(reuseKey(this.sam, b32), this.reuseDelayMs);
     }
     const session = await this.sam.createSession({ destination: privateKey, options: this.sessionOptions });
     if (this.closed) {
@@ -349,10 +357,11 @@ class I2pListener implements Listener {
 
   private async recreate(signal: AbortSignal): Promise<void> {
     const privateKey = this.session.revealPrivateKey();
-    lastClosedAt.set(this.b32, lastClosedAt.get(this.b32) ?? Date.now());
-    await waitForKeyReuse(this.b32, this.reuseDelayMs, signal);
+    const key = reuseKey(this.transport.sam, this.b32);
+    lastClosedAt.set(key, lastClosedAt.get(key) ?? Date.now());
+    await waitForKeyReuse(key, this.reuseDelayMs, signal);
     this.session = await this.transport.createSession(privateKey, signal);
-    lastClosedAt.delete(this.b32);
+    lastClosedAt.delete(key);
     this.logger.info(`I2P listener session for ${this.b32} re-created`);
   }
 
@@ -375,7 +384,7 @@ class I2pListener implements Listener {
     this.closing = true;
     this.abort.abort();
     await this.session.close();
-    lastClosedAt.set(this.b32, Date.now());
+    lastClosedAt.set(reuseKey(this.transport.sam, this.b32), Date.now());
     await this.done;
   }
 }
