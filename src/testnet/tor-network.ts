@@ -14,7 +14,10 @@
  * accepts 127.0.0.0/8 and rejects every other IPv4 address; it ends in `accept *:*` only
  * so that clients predict "probably accepted" for a stream to a host name — with a final
  * `reject *:*` a client refuses every name at once ("No Tor server allows exit to …").
- * That last rule matches no IPv4 address, and IPv6 exits are off (IPv6Exit 0).
+ * That last rule matches no IPv4 address, and IPv6 exits are off (IPv6Exit 0). The exits'
+ * name queries are UDP datagrams to 127.0.0.1 (tor's resolver socket is bound to an
+ * ephemeral port on 0.0.0.0, which OutboundBindAddress does not change; it only ever
+ * sends to the loopback name server).
  *
  * Every node runs in the foreground as our child, in its own process group, with
  * `__OwningControllerProcess` set to our PID: if this process dies without calling
