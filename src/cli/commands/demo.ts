@@ -27,6 +27,9 @@ import { GatewayClient } from '../../web/client.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressLine, formatBytes } from '../progress.js';
 import { TOR_TESTNET_DEMO_NETWORK } from '../../testnet/demo-tor.js';
+import { I2P_LOCAL_DEMO_NETWORK } from '../../testnet/demo-i2p.js';
+import { editTahoeCfg } from '../../config/keys.js';
+import type { CfgEdit } from '../../config/cfg.js';
 
 // ------------------------------------------------------------------ networks
 
@@ -54,6 +57,10 @@ export interface PreparedDemoNetwork {
   createOptions(role: DemoRole, index: number): Promise<Partial<CreateNodeOptions>>;
   /** Extra `TahoeNode.start` options per node (e.g. `tor: { allowNonPublicAddresses: true }`, timings). */
   nodeOptions?(role: DemoRole, index: number): Partial<TahoeNodeOptions>;
+  /** tahoe.cfg edits after create-* (settings create-* has no option for, e.g. `[i2p] sam.options`). */
+  cfgEdits?(role: DemoRole, index: number): CfgEdit[];
+  /** Storage servers started at once (default 2: key generation and TLS setup are CPU work; a network whose start is mostly waiting raises it). */
+  startConcurrency?: number;
   /** How long the client may take to connect to every server (default 60 s). */
   connectTimeoutMs?: number;
   /** Stop what `prepare` started; called once, also after failures. */
@@ -88,7 +95,7 @@ export const TCP_DEMO_NETWORK: DemoNetwork = {
 };
 
 /** `--network` choices. The Tor and I2P demos add their networks here (one line each). */
-export const DEMO_NETWORKS: DemoNetwork[] = [TCP_DEMO_NETWORK, TOR_TESTNET_DEMO_NETWORK];
+export const DEMO_NETWORKS: DemoNetwork[] = [TCP_DEMO_NETWORK, TOR_TESTNET_DEMO_NETWORK, I2P_LOCAL_DEMO_NETWORK];
 
 // ------------------------------------------------------------------ the grid
 
@@ -163,6 +170,7 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
     status('creating the introducer');
     const introducerDir = path.join(root, 'introducer');
     await createNode({ command: 'create-introducer', directory: introducerDir, nickname: 'demo-introducer', webport: 'none', ...(await net.createOptions('introducer', 0)) });
+    await applyEdits(net, 'introducer', 0, introducerDir);
     const introducer = await TahoeNode.start(nodeOptions('introducer', 0, introducerDir));
     started.push(introducer);
     const furl = introducer.introducerFurl;
@@ -171,10 +179,11 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
     const servers: TahoeNode[] = [];
     let up = 0;
     status(`starting ${options.servers} storage servers: 0/${options.servers}`);
-    // Two at a time: key generation and TLS setup are CPU-bound.
-    await mapLimit(Array.from({ length: options.servers }, (_, i) => i), 2, async (i) => {
+    // Two at a time by default: key generation and TLS setup are CPU-bound.
+    await mapLimit(Array.from({ length: options.servers }, (_, i) => i), net.startConcurrency ?? 2, async (i) => {
       const dir = path.join(root, `server-${String(i).padStart(2, '0')}`);
       await createNode({ command: 'create-node', directory: dir, nickname: `demo-server-${i}`, introducer: furl, webport: 'none', ...(await net.createOptions('server', i)) });
+      await applyEdits(net, 'server', i, dir);
       const node = await TahoeNode.start(nodeOptions('server', i, dir));
       started.push(node);
       servers[i] = node;
@@ -194,6 +203,7 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
       sharesTotal: encoding.total,
       ...(await net.createOptions('client', 0)),
     });
+    await applyEdits(net, 'client', 0, clientDirectory);
     let client: TahoeNode | undefined;
     if (options.startClient !== false) {
       status('starting the client');
@@ -214,6 +224,11 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
     await close(options.keepOnFailure === true);
     throw asTahoeError(e);
   }
+}
+
+async function applyEdits(net: PreparedDemoNetwork, role: DemoRole, index: number, directory: string): Promise<void> {
+  const edits = net.cfgEdits?.(role, index) ?? [];
+  if (edits.length > 0) await editTahoeCfg(directory, edits);
 }
 
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
