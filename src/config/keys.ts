@@ -1,8 +1,8 @@
 /**
  * The key and secret files of a node directory, read and written the way Tahoe-LAFS 1.20
  * lays them out, but stricter: `private/` is 0700, every file in it 0600, and every write
- * is atomic (temporary file, fsync, then rename or link), so a crash never leaves a
- * half-written key.
+ * is atomic and durable (temporary file, fsync, rename or link, fsync of the directory),
+ * so a crash never leaves a half-written or vanished key.
  *
  * Spec: shared/specs/configuration.md §6 (layout), storage-protocol.md §1 (node key,
  * node.pem), tahoe-formats.md §7 (permutation-seed), anonymity-checklist.md AN-5.1, G-8.
@@ -71,7 +71,23 @@ async function writeTemporary(target: string, data: string | Uint8Array, mode: n
   }
 }
 
-/** Write a file atomically with the given mode (temporary file + fsync + rename). Replaces. */
+/**
+ * Make a rename or link in `dir` durable: without this a power cut can lose a file that
+ * was already used (a node key whose server ID was announced comes back as nothing).
+ */
+async function syncDirectory(dir: string, target: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, 'r');
+    await handle.sync();
+  } catch (cause) {
+    throw diskError(cause, target, 'write');
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Write a file atomically with the given mode (temporary file + fsync + rename + directory fsync). Replaces. */
 export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = await writeTemporary(target, data, mode);
   try {
@@ -80,6 +96,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw diskError(cause, target, 'write');
   }
+  await syncDirectory(path.dirname(target), target);
 }
 
 /**
@@ -90,13 +107,14 @@ export async function createFileAtomic(target: string, data: string | Uint8Array
   const tmp = await writeTemporary(target, data, mode);
   try {
     await fs.link(tmp, target);
-    return true;
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw diskError(cause, target, 'create');
   } finally {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
   }
+  await syncDirectory(path.dirname(target), target);
+  return true;
 }
 
 /** Create `private/` with mode 0700 (or tighten an existing one we own). */
