@@ -45,7 +45,7 @@ export interface LitCap {
   readonly data: Buffer;
 }
 
-/** Mutable-file caps: recognised, not yet implemented. `extra` holds MDMF's trailing fields. */
+/** Mutable-file caps, fields checked (typed views and derivations: src/mutable/caps.ts). `extra` holds MDMF's trailing fields. */
 export interface MutableCap {
   readonly type: 'SSK' | 'SSK-RO' | 'SSK-Verifier' | 'MDMF' | 'MDMF-RO' | 'MDMF-Verifier';
   /** writekey, readkey or storage index (16 bytes), depending on the type. */
