@@ -83,7 +83,8 @@ test('damaged share files give TahoeErrors or are skipped, never crashes', async
   const MUTABLE_SI = 'bbbbbbbbbbbbbbbbbbbbbbbbbb';
   await store.readTestWrite(MUTABLE_SI, { writeEnabler: we, lease: { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) } }, { testWriteVectors: new Map([[1, { test: [], write: [{ offset: 0, data: randomBytes(300) }], newLength: null }]]), readVector: [] });
   const dir = path.join(store.sharesDir, SI.slice(0, 2), SI);
-  const originals = [readFileSync(path.join(dir, '0')), readFileSync(path.join(store.sharesDir, MUTABLE_SI.slice(0, 2), MUTABLE_SI, '1'))];
+  const mutableFile = path.join(store.sharesDir, MUTABLE_SI.slice(0, 2), MUTABLE_SI, '1');
+  const originals = [readFileSync(path.join(dir, '0')), readFileSync(mutableFile)];
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 60; i++) {
     const which = i % 2;
@@ -92,6 +93,8 @@ test('damaged share files give TahoeErrors or are skipped, never crashes', async
     for (let j = 0; j < 1 + randomInt(6); j++) bytes[randomInt(Math.min(bytes.length, i % 3 === 0 ? bytes.length : 120))] = randomInt(256);
     const damaged = i % 5 === 0 ? bytes.subarray(0, randomInt(bytes.length)) : bytes;
     writeFileSync(path.join(dir, String(which)), damaged);
+    // read-test-write refuses the mixed index outright: give it the damaged mutable share alone too
+    if (which === 1) writeFileSync(mutableFile, damaged);
     const ops: Array<() => Promise<unknown>> = [
       () => store.listImmutable(SI),
       () => store.listMutable(SI),
@@ -107,6 +110,7 @@ test('damaged share files give TahoeErrors or are skipped, never crashes', async
       },
       () => store.addOrRenewLease(SI, { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) }),
       () => store.readTestWrite(SI, { writeEnabler: we, lease: { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) } }, { testWriteVectors: new Map(), readVector: [{ offset: 0, size: 50 }] }),
+      () => store.readTestWrite(MUTABLE_SI, { writeEnabler: we, lease: { renewSecret: randomBytes(32), cancelSecret: randomBytes(32) } }, { testWriteVectors: new Map([[1, { test: [{ offset: 0, size: 4, specimen: Buffer.alloc(4) }], write: [{ offset: 10, data: Buffer.from('x') }], newLength: null }]]), readVector: [{ offset: 0, size: 50 }] }),
       () => store.expireLeases({ mode: 'cutoff-date', cutoffDate: 0, shareTypes: new Set(['immutable', 'mutable']) }),
     ];
     for (const op of ops) {
@@ -118,6 +122,7 @@ test('damaged share files give TahoeErrors or are skipped, never crashes', async
       }
     }
     writeFileSync(path.join(dir, String(which)), originals[which]);
+    if (which === 1) writeFileSync(mutableFile, originals[1]);
   }
 });
 
