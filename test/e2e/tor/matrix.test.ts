@@ -264,7 +264,7 @@ after(async () => {
 
 describe('every client use case × every server use case', { concurrency: 3 }, () => {
   for (const c of CLIENTS) {
-    it(`${c.name}: ${SERVER_NAMES.map((n) => `${n} ${typeof c.expect[n] === 'string' ? c.expect[n] : 'refused'}`).join(', ')}`, { timeout: 240_000 }, async () => {
+    it(`${c.name}: ${SERVER_NAMES.map((n) => `${n} ${typeof c.expect[n] === 'string' ? c.expect[n] : 'refused'}`).join(', ')}`, { timeout: 300_000 }, async () => {
       const node = clients.get(c.name);
       assert.ok(node, `${c.name} started`);
       const reachable = expectedReachable(c);
@@ -274,9 +274,12 @@ describe('every client use case × every server use case', { concurrency: 3 }, (
           const st = statusesByNickname(node);
           return reachable.every((n) => st.get(n)?.connected === true) && refused.every((n) => st.get(n)?.lastError !== undefined);
         },
-        120_000,
+        180_000,
         () => `${c.name} to see its servers: ${JSON.stringify([...statusesByNickname(node).values()].map((x) => [x.nickname, x.connected, x.transport, x.lastError]))}`,
-      );
+      ).catch(async (e: unknown) => {
+        const tail = (await nodeLog(node.directory)).split('\n').slice(-25).join('\n');
+        throw new Error(`${(e as Error).message}\n--- ${c.name} log ---\n${tail}`);
+      });
       const st = statusesByNickname(node);
       assert.deepEqual([...st.keys()].sort(), [...SERVER_NAMES].sort(), 'the introducer told the client about every server');
       for (const name of SERVER_NAMES) {

@@ -34,7 +34,8 @@ export function log(message: string): void {
 export const TOR_TEST_TIMING: NodeTiming = {
   introducer: { refreshIntervalMs: 3_000, warmupMs: 1_000, maxPollWaitMs: 5_000 },
   introducerClient: { pollWaitMs: 5_000, minBackoffMs: 300, maxBackoffMs: 3_000, connectTimeoutMs: 60_000, requestTimeoutMs: 60_000 },
-  grid: { pollIntervalMs: 3_000, minBackoffMs: 300, maxBackoffMs: 3_000, probeTimeoutMs: 60_000 },
+  // A probe that hangs (tor still looking for a fresh descriptor) is given up and retried after 30 s.
+  grid: { pollIntervalMs: 3_000, minBackoffMs: 300, maxBackoffMs: 3_000, probeTimeoutMs: 30_000 },
 };
 
 export interface TorGridScope {

@@ -267,5 +267,7 @@ test('a control connection to a tor that went away fails pending commands with T
   const error = await closed;
   assert.ok(error === undefined || isTahoeError(error));
   await assert.rejects(client.getVersion(), tahoeError('TorUnavailable'));
+  // Once the process is gone (not merely dying, when a connect can still be accepted and then reset), nothing answers.
+  if (doomed.child.exitCode === null && doomed.child.signalCode === null) await new Promise((resolve) => doomed.child.once('exit', resolve));
   await assert.rejects(connectTorControl(doomed.control, { gate: OPEN_GATE }), tahoeError('ServerUnreachable', (e) => /tor running/.test(e.hint)));
 });
