@@ -107,6 +107,11 @@ export function openSocket(endpoint: SocketEndpoint, options: OpenSocketOptions)
 }
 
 function hintFor(purpose: EgressPurpose, code: string | undefined): string | undefined {
+  // The kernel never answers a TCP connect with EPERM on its own: a firewall rule or an
+  // LD_PRELOAD wrapper refused it before any packet was sent (torsocks refuses loopback).
+  if (code === 'EPERM') {
+    return 'the connection was refused on this machine before it was made: by a firewall rule, or by torsocks (which refuses loopback connections). tahoe-ts reaches Tor and I2P by itself: run it without torsocks and set [tor] socks.port (see docs/anonymity.md)';
+  }
   switch (purpose) {
     case 'tor-socks':
       return 'is tor running? set [tor] socks.port (e.g. tcp:127.0.0.1:9050) or [tor] launch = true';

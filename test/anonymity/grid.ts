@@ -25,7 +25,7 @@ import type { I2pRouter } from '../../src/testnet/i2pd.js';
 import { createWebGateway } from '../../src/web/gateway.js';
 import { freePort } from '../helpers/ports.js';
 
-export type GridNetwork = { kind: 'tor'; tor: TorNetwork } | { kind: 'i2p'; i2p: I2pRouter };
+export type GridNetwork = { kind: 'tor'; tor: TorNetwork } | { kind: 'i2p'; i2p: I2pRouter } | { kind: 'tcp'; address: string };
 
 export interface AnonGridOptions {
   root: string;
@@ -64,16 +64,19 @@ export const GRID_TIMING: NodeTiming = {
 /** The same timings for `tahoe-ts run` children (TAHOE_TS_TEST_TIMING). */
 export const GRID_TIMING_ENV = JSON.stringify(GRID_TIMING);
 
-function listenOptions(network: GridNetwork): Partial<CreateNodeOptions> {
-  return network.kind === 'tor'
-    ? { listen: ['tor'], torControlPort: `tcp:127.0.0.1:${network.tor.controlPort}` }
-    : { listen: ['i2p'], i2pSamPort: `tcp:127.0.0.1:${network.i2p.samPort}` };
+async function listenOptions(network: GridNetwork): Promise<Partial<CreateNodeOptions>> {
+  if (network.kind === 'tor') return { listen: ['tor'], torControlPort: `tcp:127.0.0.1:${network.tor.controlPort}` };
+  if (network.kind === 'i2p') return { listen: ['i2p'], i2pSamPort: `tcp:127.0.0.1:${network.i2p.samPort}` };
+  const port = await freePort(network.address);
+  return { port: `tcp:${port}:interface=${network.address}`, location: `tcp:${network.address}:${port}` };
 }
 
 function networkEdits(network: GridNetwork, hide: boolean, introducer: boolean): CfgEdit[] {
   // create-node writes reserved_space = 1G; a test machine's disk may have less free.
   const edits: CfgEdit[] = introducer ? [] : [{ section: 'storage', key: 'reserved_space', value: '0' }];
-  if (network.kind === 'i2p') {
+  if (network.kind === 'tcp') {
+    edits.push({ section: 'tor', key: 'enabled', value: 'false' }, { section: 'i2p', key: 'enabled', value: 'false' });
+  } else if (network.kind === 'i2p') {
     edits.push({ section: 'i2p', key: 'sam.options', value: Object.entries(network.i2p.sessionOptions).map(([k, v]) => `${k}=${v}`).join(' ') });
     edits.push({ section: 'tor', key: 'enabled', value: 'false' });
     if (hide) edits.push({ section: 'connections', key: 'tcp', value: 'disabled' });
@@ -104,7 +107,7 @@ async function makeNode(root: string, name: string, command: 'create-introducer'
     webport,
     hideIp: hide && options.network.kind === 'tor',
     ...(introducer === undefined ? {} : { introducer }),
-    ...listenOptions(options.network),
+    ...(await listenOptions(options.network)),
   });
   const edits = networkEdits(options.network, hide, command === 'create-introducer');
   if (hide && options.network.kind === 'i2p') edits.push({ section: 'node', key: 'reveal-IP-address', value: 'false' });

@@ -24,21 +24,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
-import { createNode } from '../../src/config/create.js';
-import { editTahoeCfg } from '../../src/config/keys.js';
 import type { CfgEdit } from '../../src/config/cfg.js';
 import { startTorNetwork, type TorNetwork } from '../../src/testnet/tor-network.js';
 import { startI2pRouter, type I2pRouter } from '../../src/testnet/i2pd.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { killAndWait } from '../helpers/processes.js';
-import { GRID_TIMING_ENV, startAnonGrid, type AnonGrid } from './grid.js';
+import { startAnonGrid, type AnonGrid } from './grid.js';
+import { describeVerdict, namespacedSession, waitForOutput, type SessionResult } from './ns-session.js';
 import { capSecrets, describeHits, logFiles, nodeAddresses, nodeSecrets, scanTexts, type Needle, type Text } from './leak-scan.js';
-import { createNetNamespace, forwardFromOuter, judgeCapture, netnsSupport, readCapture, startCapture, type CaptureVerdict, type Forward, type NetNamespace } from './netns.js';
+import { createNetNamespace, forwardFromOuter, netnsSupport, type Forward, type NetNamespace } from './netns.js';
 
 const support = netnsSupport();
 const skip = support.ok ? false : `network namespace proof skipped: ${support.why}`;
@@ -47,7 +44,6 @@ if (!support.ok) {
   process.stderr.write(`\n!!! ${skip} — SKIPPING\n\n`);
 }
 
-const RUN_CLI = path.join(REPO_ROOT, 'test/cli/run-cli.ts');
 /** A name only a local resolver would ever look up (the control run's DNS query). */
 const CLEARNET_NAME = 'tahoe-leak-check.invalid';
 
@@ -119,110 +115,20 @@ after(async () => {
   }
 });
 
-function waitForOutput(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<string> {
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}\nstdout: ${out}\nstderr: ${err.slice(-4000)}`)), timeoutMs);
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (re.test(out)) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    });
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code ?? signal}) before ${re}\nstdout: ${out}\nstderr: ${err.slice(-4000)}`));
-    });
-  });
-}
-
-interface Welcome {
-  servers: Array<{ nickname: string; connected: boolean; transport: string | null }>;
-}
-
-interface SessionResult {
-  verdict: CaptureVerdict;
-  transports: Array<string | null>;
-  stderr: string;
-}
-
 /** Everything the sessions printed or logged, for the redaction check at the end. */
 const outputs: Text[] = [];
 const caps: Array<{ cap: string; clientDir: string; grid: AnonGrid }> = [];
 const clientDirs: string[] = [];
-
-/**
- * One client session in the namespace, captured on the veth: `tahoe-ts run`, wait for both
- * servers, `tahoe-ts put`, `tahoe-ts get`, compare, SIGTERM. Returns the capture's verdict.
- */
 let sessions = 0;
 
 async function clientSession(name: string, grid: AnonGrid, edits: CfgEdit[], allowedPorts: ReadonlySet<number>): Promise<SessionResult> {
-  const dir = path.join(root, name);
-  clientDirs.push(dir);
-  const webPort = 13456 + sessions++;
-  await createNode({ directory: dir, command: 'create-client', nickname: name, introducer: grid.introducerFurl, webport: `tcp:${webPort}:interface=127.0.0.1`, sharesNeeded: 1, sharesHappy: 2, sharesTotal: 2 });
-  await editTahoeCfg(dir, edits);
-  const capture = await startCapture(ns.outerInterface, path.join(root, `${name}.pcapng`));
-  cleanups.push(() => capture.stop());
-  const env = { ...process.env, TAHOE_TS_TEST_TIMING: GRID_TIMING_ENV, TAHOE_TS_NODE_DIRECTORY: undefined, TAHOE_TS_LOG_LEVEL: 'debug' };
-  const node = ns.spawn(process.execPath, ['--import', 'tsx', RUN_CLI, 'run', '-d', dir], { cwd: REPO_ROOT, env });
-  cleanups.push(() => killAndWait(node));
-  let stderr = '';
-  node.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
-  const context = () => `\n--- ${name} node stderr (tail) ---\n${stderr.slice(-6000)}`;
-  try {
-    await waitForOutput(node, /web gateway: /, 120_000);
-    const url = `http://127.0.0.1:${webPort}/`;
-    let welcome: Welcome | undefined;
-    const deadline = Date.now() + 180_000;
-    while (Date.now() < deadline) {
-      const reply = await ns.exec('curl', ['-s', '--max-time', '10', `${url}?t=json`]).catch(() => undefined);
-      try {
-        welcome = reply === undefined ? undefined : (JSON.parse(reply.stdout) as Welcome);
-      } catch {
-        welcome = undefined;
-      }
-      if (welcome !== undefined && welcome.servers.filter((s) => s.connected).length >= 2) break;
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    assert.ok(welcome !== undefined && welcome.servers.filter((s) => s.connected).length >= 2, `both servers connected${context()}`);
-
-    const data = randomBytes(200_000);
-    const input = path.join(root, `${name}.in`);
-    const output = path.join(root, `${name}.out`);
-    writeFileSync(input, data);
-    const put = await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'put', '--no-progress', '-d', dir, input], { timeoutMs: 180_000, env });
-    const cap = put.stdout.trim();
-    assert.match(cap, /^URI:CHK:/, `put printed a cap${context()}`);
-    caps.push({ cap, clientDir: dir, grid });
-    outputs.push({ source: `${name} put stderr`, text: put.stderr });
-    const get = await ns.exec(process.execPath, ['--import', 'tsx', RUN_CLI, 'get', '--no-progress', '-d', dir, cap, output], { timeoutMs: 180_000, env });
-    outputs.push({ source: `${name} get output`, text: get.stdout + get.stderr });
-    assert.equal(createHash('sha256').update(readFileSync(output)).digest('hex'), createHash('sha256').update(data).digest('hex'), 'download matches upload');
-
-    outputs.push({ source: `${name} welcome JSON`, text: JSON.stringify(welcome) });
-    node.kill('SIGTERM');
-    assert.equal(await exited, 0, `tahoe-ts run exits 0 on SIGTERM${context()}`);
-    outputs.push({ source: `${name} run stderr`, text: stderr });
-    await capture.stop();
-    const verdict = judgeCapture(await readCapture(capture.file), ns, allowedPorts);
-    return { verdict, transports: welcome.servers.map((s) => s.transport), stderr };
-  } catch (e) {
-    await killAndWait(node);
-    await capture.stop();
-    if (e instanceof Error && !e.message.includes('--- ')) e.message += context();
-    throw e;
-  }
+  const result = await namespacedSession({ ns, root, name, introducerFurl: grid.introducerFurl, edits, allowedPorts, webPort: 13456 + sessions++, cleanups, outputs, log });
+  clientDirs.push(result.clientDir);
+  caps.push({ cap: result.cap, clientDir: result.clientDir, grid });
+  return result;
 }
 
-function describe(v: CaptureVerdict): string {
-  return `${v.frames} frames: ${v.allowed} relay, ${v.arp} ARP, ${v.leaks.length} other (${v.dns.length} DNS, ${v.directConnections.length} direct SYN)`;
-}
+const describe = describeVerdict;
 
 test('anonymize = true over Tor in a namespace: only the SOCKS relay port crosses the veth, nothing to port 53', { skip, timeout: 420_000 }, async () => {
   const result = await clientSession('tor-client', torGrid, [

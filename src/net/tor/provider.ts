@@ -124,9 +124,11 @@ export async function connectTorProvider(options: TorProviderOptions): Promise<T
     const socks = toEndpoint(options.socksPort, '[tor] socks.port');
     // Opened once to fail early with a clear message; tor itself is asked nothing.
     await probeSocks(socks, options).catch((e: unknown) => {
-      throw new TahoeError('TorUnavailable', `nothing answers at [tor] socks.port = ${describeEndpoint(socks)}`, {
+      // EPERM: refused on this machine before any packet (a firewall, or torsocks): openSocket's hint says so.
+      const refusedLocally = e instanceof TahoeError && e.details.code === 'EPERM';
+      throw new TahoeError('TorUnavailable', `${refusedLocally ? 'not allowed to connect to' : 'nothing answers at'} [tor] socks.port = ${describeEndpoint(socks)}${refusedLocally ? ' (EPERM)' : ''}`, {
         cause: e,
-        hint: 'is tor running with that SocksPort? check the address, start tor, or set [tor] launch = true',
+        hint: refusedLocally ? e.hint : 'is tor running with that SocksPort? check the address, start tor, or set [tor] launch = true',
         details: { endpoint: describeEndpoint(socks) },
       });
     });
