@@ -45,8 +45,9 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // Tahoe node keys and Tor onion key blobs
   [/priv-v0-[a-z2-7]+/g, 'priv-v0-[key]'],
   [/ED25519-V3:[A-Za-z0-9+/=]+/g, 'ED25519-V3:[key]'],
-  // Authorization headers
-  [/(Tahoe-LAFS|X-Tahoe-Authorization:?\s*[a-z-]+)\s+[A-Za-z0-9+/=]+/gi, '$1 [secret]'],
+  // Authorization headers ("Authorization: Tahoe-LAFS <base64>", "X-Tahoe-Authorization: lease-renew-secret <base64>");
+  // 16+ characters, so that prose such as "Tahoe-LAFS 1.20" stays readable
+  [/(Tahoe-LAFS|X-Tahoe-Authorization:?\s*[a-z-]+)\s+[A-Za-z0-9+/_-]{16,}={0,2}/gi, '$1 [secret]'],
   // I2P private keys / destinations in SAM lines (long I2P-base64 runs)
   [/\b(DESTINATION|PRIV|PUB|VALUE)=[A-Za-z0-9~=-]{300,}/g, '$1=[i2p-key]'],
 ];

@@ -31,6 +31,10 @@ const CASES: Array<[string, string]> = [
   ['mac aa:bb:cc:dd:ee:ff', 'mac aa:bb:cc:dd:ee:ff'],
   ['socks 127.0.0.1:9050, [::1]:9050, ::ffff:127.0.0.1, listen 0.0.0.0:3457', 'socks 127.0.0.1:9050, [::1]:9050, ::ffff:127.0.0.1, listen 0.0.0.0:3457'],
   ['server v0-ykuecek3 (nickname) sha256 1234:abcd', 'server v0-ykuecek3 (nickname) sha256 1234:abcd'],
+  ['real Tahoe-LAFS 1.20 refuses this key', 'real Tahoe-LAFS 1.20 refuses this key'],
+  // secrets
+  ['Authorization: Tahoe-LAFS c3dpc3NudW1zd2lzc251bXN3aXNzbnVtcw==', 'Authorization: Tahoe-LAFS [secret]'],
+  ['X-Tahoe-Authorization: lease-renew-secret 9bQ2Xk3w8z1D0bV1u6A4yWcWmLxkOeB3zR5X0t7q2hY=', 'X-Tahoe-Authorization: lease-renew-secret [secret]'],
 ];
 
 test('redact(): address spellings hidden, look-alikes kept', () => {
