@@ -3,9 +3,9 @@
  * transport over the in-process mini SAM router (deterministic, with a stalling target for
  * the abort/timeout tests). SAM streams have no half-close.
  *
- * The real-router run lives in transport.test.ts (echo, concurrency, restarts); the suite's
- * "dialling a closed listener fails" cannot hold on a real SAM 3.1 router, which answers
- * CONNECT with OK before the peer accepted (see docs/i2p.md, "Confirming a dial").
+ * This mini router confirms a CONNECT only when the peer accepted it, so the suite runs in
+ * its strict form here, with a stalling target for the abort and timeout tests. The run on
+ * a real i2pd (which answers OK before anybody accepted) is transport-compliance-real.test.ts.
  */
 import { I2pTransport } from '../../../src/net/i2p/transport.js';
 import { OPEN_GATE } from '../../../src/net/socket.js';
