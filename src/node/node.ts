@@ -54,7 +54,8 @@ import type { SamTimeouts } from '../net/i2p/sam.js';
 import type { DialTarget, Listener, ListenSpec, Transport, TransportName, TransportStatus } from '../net/transport.js';
 import type { Duplex } from 'node:stream';
 import { loadStorageIdentity, newSwissnum, type StorageIdentity } from '../storage/identity.js';
-import { ShareStore, type ExpiryPolicy } from '../storage/share-store.js';
+import { ShareStore } from '../storage/share-store.js';
+import { LeaseExpirer, expiryPolicyFromSettings } from '../storage/expirer.js';
 import { StorageServer } from '../storage/server.js';
 import { buildStorageAnnouncement } from '../storage/announcement.js';
 import { announcedHints } from './location.js';
@@ -169,6 +170,8 @@ export interface NodeServices {
   web?: WebGateway;
   storage?: StorageServer;
   introducer?: IntroducerServer;
+  /** The lease-expiry crawler, when `[storage] expire.enabled = true`. */
+  expirer?: LeaseExpirer;
   introducerClients: IntroducerClient[];
 }
 
@@ -201,8 +204,6 @@ interface ListenPlan {
   rememberPort?: boolean;
 }
 
-const EXPIRY_CRAWL_INTERVAL_MS = 60 * 60_000;
-
 /** A running node. */
 export class TahoeNode implements TahoeNodeApi {
   readonly directory: string;
@@ -222,7 +223,6 @@ export class TahoeNode implements TahoeNodeApi {
   private introducerNurlList: Nurl[] = [];
   private introducerFurlValue: string | undefined;
   private streamHandler: ((stream: Duplex) => void) | undefined;
-  private expiryTimer: NodeJS.Timeout | undefined;
   private signer: AnnouncementSigner | undefined;
   private webUrlValue: string | undefined;
   private routedTransports: ReadonlyMap<TransportName, Transport> = new Map();
@@ -647,7 +647,7 @@ export class TahoeNode implements TahoeNodeApi {
     const server = new StorageServer({ store, identity: { certPem: cert.certPem, keyPem: cert.keyPem }, swissnum: identity.swissnum, logger: this.log.child('storage') });
     this.services.storage = server;
     this.streamHandler = (stream) => server.acceptConnection(stream);
-    if (config.storage.expireEnabled) this.startExpiryCrawler(config, store);
+    this.startExpirer(config, store);
 
     const key = this.key as NodeKey;
     let seed = (await readNodeFile(this.directory, 'permutation-seed'))?.trim();
@@ -662,26 +662,14 @@ export class TahoeNode implements TahoeNodeApi {
     this.progress('storage', `storage server ready: ${identity.nurls.length} NURL${identity.nurls.length === 1 ? '' : 's'} announced`);
   }
 
-  private startExpiryCrawler(config: NodeConfig, store: ShareStore): void {
-    const shareTypes = new Set<'immutable' | 'mutable'>();
-    if (config.storage.expireImmutable) shareTypes.add('immutable');
-    if (config.storage.expireMutable) shareTypes.add('mutable');
-    const cutoff = config.storage.expireCutoffDate;
-    const policy: ExpiryPolicy = { mode: config.storage.expireMode, shareTypes };
-    const override = config.storage.expireOverrideLeaseDuration;
-    if (override !== undefined) policy.overrideLeaseDurationSeconds = override;
-    if (cutoff !== undefined) policy.cutoffDate = Math.floor(cutoff.getTime() / 1000);
-    const crawl = (): void => {
-      store.expireLeases(policy).then(
-        (r) => {
-          if (r.deletedShares > 0) this.log.info(`lease expiry: deleted ${r.deletedShares} of ${r.examinedShares} shares (${r.deletedBytes} bytes)`);
-        },
-        (e: unknown) => this.log.warn('lease expiry failed:', asTahoeError(e)),
-      );
-    };
-    this.expiryTimer = setInterval(crawl, EXPIRY_CRAWL_INTERVAL_MS);
-    this.expiryTimer.unref();
-    crawl();
+  /** `[storage] expire.*`: a pass now, then one every hour (LeaseExpirer's default). */
+  private startExpirer(config: NodeConfig, store: ShareStore): void {
+    const policy = expiryPolicyFromSettings(config.storage);
+    if (policy === undefined) return;
+    const expirer = new LeaseExpirer(store, { policy, logger: this.log.child('storage') });
+    this.services.expirer = expirer;
+    expirer.start();
+    expirer.runOnce().catch((e: unknown) => this.log.warn('lease expiry pass failed:', asTahoeError(e)));
   }
 
   private async startGridClient(config: NodeConfig): Promise<void> {
@@ -769,7 +757,8 @@ export class TahoeNode implements TahoeNodeApi {
       }
     };
     if (this.cfg !== undefined) this.progress('stopping', 'stopping the node');
-    if (this.expiryTimer !== undefined) clearInterval(this.expiryTimer);
+    // A pass in progress ends at its next storage index; nothing is deleted after stop().
+    await step('lease expirer', () => this.services.expirer?.stop());
     await step('web gateway', () => this.services.web?.close());
     await Promise.all(this.services.introducerClients.map((c) => step('introducer client', () => c.close())));
     await step('grid client', () => this.services.grid?.close());
