@@ -23,6 +23,7 @@
  * Ports: SAM 3.1 streams carry no ports; `port` in a target or listen spec only ends up in
  * the hints (Tahoe writes `i2p:<b32>.b32.i2p:3457`) and is ignored when dialling.
  */
+import { promises as fs } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { TahoeError, asTahoeError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
@@ -68,6 +69,33 @@ const lastClosedAt = new Map<string, number>();
 
 function reuseKey(sam: SamClient, b32: string): string {
   return `${sam.endpoint.host}:${sam.endpoint.port} ${b32}`;
+}
+
+/**
+ * `<keyFile>.closed` ("<epoch ms> <SAM host:port>"): when a listener of this key last closed
+ * its session, and on which router — so that a tahoe-ts restarted within seconds (systemd
+ * `restart`) also waits out the dying destination. Garbage, a future time or another router
+ * count as "no marker".
+ */
+function closedMarkerFile(keyFile: string): string {
+  return `${keyFile}.closed`;
+}
+
+async function readClosedMarker(keyFile: string, sam: SamClient): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(closedMarkerFile(keyFile), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /^(\d{1,16}) (\S+)\n?$/.exec(text);
+  if (m === null || m[2] !== `${sam.endpoint.host}:${sam.endpoint.port}`) return undefined;
+  const at = Number(m[1]);
+  return at <= Date.now() ? at : undefined;
+}
+
+async function writeClosedMarker(keyFile: string, sam: SamClient, at: number): Promise<void> {
+  await fs.writeFile(closedMarkerFile(keyFile), `${at} ${sam.endpoint.host}:${sam.endpoint.port}\n`, { mode: 0o600 });
 }
 
 async function waitForKeyReuse(key: string, delayMs: number, signal?: AbortSignal): Promise<void> {
@@ -244,14 +272,17 @@ export class I2pTransport implements Transport {
           });
         }
       }
-      await waitForKeyReuse(reuseKey(this.sam, b32), this.reuseDelayMs);
+      const reuse = reuseKey(this.sam, b32);
+      const marked = await readClosedMarker(spec.keyFile, this.sam);
+      if (marked !== undefined && marked > (lastClosedAt.get(reuse) ?? 0)) lastClosedAt.set(reuse, marked);
+      await waitForKeyReuse(reuse, this.reuseDelayMs);
     }
     const session = await this.sam.createSession({ destination: privateKey, options: this.sessionOptions });
     if (this.closed) {
       await session.close();
       throw this.closedError();
     }
-    const listener = new I2pListener(this, session, spec.port, onConnection, this.logger, this.reuseDelayMs);
+    const listener = new I2pListener(this, session, spec.port, spec.keyFile, onConnection, this.logger, this.reuseDelayMs);
     this.listeners.add(listener);
     void listener.done.then(() => this.listeners.delete(listener));
     listener.start();
@@ -311,6 +342,7 @@ class I2pListener implements Listener {
     private readonly transport: I2pTransport,
     private session: SamSession,
     private readonly port: number | undefined,
+    private readonly keyFile: string | undefined,
     private readonly onConnection: ConnectionHandler,
     private readonly logger: Logger,
     private readonly reuseDelayMs: number,
@@ -384,7 +416,11 @@ class I2pListener implements Listener {
     this.closing = true;
     this.abort.abort();
     await this.session.close();
-    lastClosedAt.set(reuseKey(this.transport.sam, this.b32), Date.now());
+    const closedAt = Date.now();
+    lastClosedAt.set(reuseKey(this.transport.sam, this.b32), closedAt);
+    if (this.keyFile !== undefined) {
+      await writeClosedMarker(this.keyFile, this.transport.sam, closedAt).catch((e: unknown) => this.logger.debug(`could not note the close time next to ${this.keyFile}: ${(e as Error).message}`));
+    }
     await this.done;
   }
 }
