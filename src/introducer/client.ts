@@ -60,13 +60,19 @@ export interface IntroducerClientOptions {
   random?: () => number;
 }
 
+/** One introducer connection, as the node's status and the welcome page show it. */
 export interface IntroducerClientStatus {
   petname: string;
   connected: boolean;
+  /** Epoch ms of the last change of `connected`. */
   since?: number;
+  /** How the introducer is reached (from the route used). */
   transport?: TransportName;
+  /** Announcements currently known from this introducer (or its cache). */
   announcements: number;
+  /** Epoch ms of our last successful publish (publishing nodes only). */
   lastPublished?: number;
+  /** Last failure, already redacted. */
   lastError?: string;
 }
 

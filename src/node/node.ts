@@ -39,7 +39,7 @@ import { permutationSeedOf, type NodeKey } from '../crypto/node-key.js';
 import { createGridClient, type GridClient, type GridTiming, type ServerStatus } from '../grid/client.js';
 import { parseServersYaml } from '../grid/servers-yaml.js';
 import { AnnouncementSigner, type AnnouncementValue } from '../introducer/announcement.js';
-import { AnnouncementHub, IntroducerClient } from '../introducer/client.js';
+import { AnnouncementHub, IntroducerClient, type IntroducerClientStatus } from '../introducer/client.js';
 import { IntroducerServer } from '../introducer/server.js';
 import type { IntroducerClientTiming, IntroducerServerTiming } from '../introducer/timing.js';
 import { formatNurlsFile, introducerFurl, introducerNurls, parseIntroducerLocation, type IntroducerAddress } from '../introducer/url.js';
@@ -97,21 +97,8 @@ export interface NodeListenerInfo {
   description: string;
 }
 
-/** One introducer connection, for the welcome page. */
-export interface IntroducerConnectionStatus {
-  petname: string;
-  connected: boolean;
-  /** Epoch ms of the last change of `connected`. */
-  since?: number;
-  /** How the introducer is reached (from the route used). */
-  transport?: TransportName;
-  /** Announcements currently known from this introducer (or its cache). */
-  announcements: number;
-  /** Epoch ms of our last successful publish (publishing nodes only). */
-  lastPublished?: number;
-  /** Last failure, already redacted. */
-  lastError?: string;
-}
+/** One introducer connection, for the welcome page (the introducer client's own status). */
+export type IntroducerConnectionStatus = IntroducerClientStatus;
 
 export interface NodeStatus {
   nodeType: NodeType;
