@@ -11,7 +11,8 @@
  *   and what fits everywhere a fURL is accepted today (`private/introducers.yaml`,
  *   `create-node --introducer`, `[client] introducer.furl`, whose 1.20 rules refuse `#`).
  * - the **NURL form**, one NURL per hint (storage-protocol.md §1: exactly one netloc per
- *   NURL): `pb://SPKIHASH@HOST:PORT/SWISSNUM#v=1`, `pb+tor://…onion:PORT/…#v=1`,
+ *   NURL; a legacy `HOST:PORT` hint gets none, as for a 1.20 storage server):
+ *   `pb://SPKIHASH@HOST:PORT/SWISSNUM#v=1`, `pb+tor://…onion:PORT/…#v=1`,
  *   `pb+i2p://…b32.i2p[:PORT]/…#v=1`; the SHA-256 SPKI pin of HTTPS storage. Written to
  *   `private/introducer.nurls`, one per line; a client may be given several, separated by
  *   spaces, commas or line breaks.
@@ -21,7 +22,7 @@
  * HTTPS, not Foolscap.
  */
 import { TahoeError } from '../errors.js';
-import { formatFurl, formatNurl, hintToDialTarget, nurlToDialTarget, parseFurl, parseNurl, type ConnectionHint, type Nurl } from '../net/hints.js';
+import { formatFurl, formatNurl, hintToDialTarget, nurlToDialTarget, nurlsFromHints, parseFurl, parseNurl, type ConnectionHint, type Nurl } from '../net/hints.js';
 import type { DialTarget } from '../net/transport.js';
 
 /** The certificate pin of an introducer. */
@@ -46,15 +47,9 @@ export function introducerFurl(tubId: string, swissnum: string, hints: readonly 
   return formatFurl({ tubId, hints: [...hints], swissnum });
 }
 
-/** One NURL per hint that can carry one (`unknown` hints get none). */
+/** One NURL per `tcp:`, `tor:` or `i2p:` hint (nurlsFromHints: legacy `HOST:PORT` and unknown hints get none). */
 export function introducerNurls(spkiHash: string, swissnum: string, hints: readonly ConnectionHint[]): Nurl[] {
-  const out: Nurl[] = [];
-  for (const h of hints) {
-    if (h.type === 'tcp') out.push({ scheme: 'pb', spkiHash, host: h.host, port: h.port, swissnum });
-    else if (h.type === 'tor') out.push({ scheme: 'pb+tor', spkiHash, host: h.host, port: h.port, swissnum });
-    else if (h.type === 'i2p') out.push(h.port === undefined ? { scheme: 'pb+i2p', spkiHash, host: h.address, swissnum } : { scheme: 'pb+i2p', spkiHash, host: h.address, port: h.port, swissnum });
-  }
-  return out;
+  return nurlsFromHints(spkiHash, swissnum, hints);
 }
 
 /** The text of `private/introducer.nurls`: one NURL per line. */

@@ -37,6 +37,7 @@ export {
   formatFurl,
   parseNurl,
   formatNurl,
+  nurlsFromHints,
   parseServiceUrl,
   formatServiceUrl,
   type Furl,

@@ -15,8 +15,8 @@ import { TahoeError } from '../errors.js';
 import { base32Encode } from '../crypto/base32.js';
 import { spkiHash, tubIdOf } from '../crypto/certificate.js';
 import type { NodeCertificate } from '../crypto/certificate.js';
-import { formatFurl, formatNurl, parseFurl } from '../net/hints.js';
-import type { ConnectionHint, Nurl } from '../net/hints.js';
+import { formatFurl, formatNurl, nurlsFromHints, parseFurl } from '../net/hints.js';
+import type { ConnectionHint } from '../net/hints.js';
 import { loadOrCreateNodeCertificate, readNodeCertificate, readNodeFile, writeFileAtomic } from '../config/keys.js';
 
 export const STORAGE_FURL_FILE = 'private/storage.furl';
@@ -30,17 +30,9 @@ export function formatStorageFurl(tubId: string, hints: readonly ConnectionHint[
   return formatFurl({ tubId, hints: [...hints], swissnum });
 }
 
-/** One NURL per `tcp:` / `tor:` / `i2p:` hint, in hint order (legacy `HOST:PORT` gives none). */
+/** One NURL per `tcp:` / `tor:` / `i2p:` hint, in hint order (nurlsFromHints: legacy `HOST:PORT` gives none). */
 export function storageNurls(spki: string, hints: readonly ConnectionHint[], swissnum: string): string[] {
-  const out: string[] = [];
-  for (const h of hints) {
-    let nurl: Nurl | undefined;
-    if (h.type === 'tcp' && !h.legacy) nurl = { scheme: 'pb', spkiHash: spki, host: h.host, port: h.port, swissnum };
-    else if (h.type === 'tor') nurl = { scheme: 'pb+tor', spkiHash: spki, host: h.host, port: h.port, swissnum };
-    else if (h.type === 'i2p') nurl = h.port === undefined ? { scheme: 'pb+i2p', spkiHash: spki, host: h.address, swissnum } : { scheme: 'pb+i2p', spkiHash: spki, host: h.address, port: h.port, swissnum };
-    if (nurl) out.push(formatNurl(nurl));
-  }
-  return out;
+  return nurlsFromHints(spki, swissnum, hints).map(formatNurl);
 }
 
 export interface StorageIdentity {

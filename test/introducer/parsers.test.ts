@@ -98,6 +98,10 @@ test('introducer addresses: the fURL form and NURLs, and what is refused', async
   assert.equal(a.locations.length, 2);
   const nurls = introducerNurls('A'.repeat(43), swissnum, hints);
   assert.deepEqual(nurls.map((n) => n.scheme), ['pb', 'pb+tor']);
+  // As for storage servers (and 1.20's): a legacy HOST:PORT hint stays in the fURL form only.
+  const legacy = [{ type: 'tcp' as const, host: 'example.net', port: 1234, legacy: true as const }];
+  assert.deepEqual(introducerNurls('A'.repeat(43), swissnum, legacy), []);
+  assert.equal(introducerFurl(tubId, swissnum, legacy), `pb://${tubId}@example.net:1234/${swissnum}`);
   const b = parseIntroducerLocation(formatNurlsFile(nurls));
   assert.deepEqual(b.pin, { kind: 'spki', spkiHash: 'A'.repeat(43) });
   assert.equal(b.locations.length, 2);

@@ -14,6 +14,7 @@ import {
   formatTubLocation,
   formatTubPort,
   hintToDialTarget,
+  nurlsFromHints,
   isLoopbackAddress,
   isNonPublicNumericAddress,
   nurlToDialTarget,
@@ -27,7 +28,7 @@ import {
   parseTubLocation,
   parseTubPort,
 } from '../../src/net/hints.js';
-import { i2pBase64Encode } from '../../src/net/i2p/address.js';
+import { destinationToB32, i2pBase64Decode, i2pBase64Encode } from '../../src/net/i2p/address.js';
 
 const ONION = 'aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion';
 const BAD_ONION = `b${ONION.slice(1)}`; // one-character typo: checksum mismatch
@@ -291,6 +292,23 @@ test('NURLs: pb, pb+tor, pb+i2p; #v=1 required', () => {
   const v1 = parseServiceUrl(`pb://${SPKI}@127.0.0.1:3456/${SWISS}#v=1`);
   assert.equal(v1.version, 1);
   assert.equal(formatServiceUrl(v1), `pb://${SPKI}@127.0.0.1:3456/${SWISS}#v=1`);
+});
+
+test('nurlsFromHints: one NURL per tcp:, tor: and i2p: hint, none for legacy HOST:PORT and unknown hints', () => {
+  const hints = [`tcp:127.0.0.1:3456`, `tor:${ONION}:3457`, `i2p:${B32}`, `i2p:${B32}:3458`, 'example.net:3459', 'tcp:[::1]:3460', 'zzz:whatever', `i2p:${DEST}`].map((h) => parseHint(h, { allowUnknown: true }));
+  const nurls = nurlsFromHints(SPKI, SWISS, hints);
+  assert.deepEqual(nurls.map(formatNurl), [
+    `pb://${SPKI}@127.0.0.1:3456/${SWISS}#v=1`,
+    `pb+tor://${SPKI}@${ONION}:3457/${SWISS}#v=1`,
+    `pb+i2p://${SPKI}@${B32}/${SWISS}#v=1`,
+    `pb+i2p://${SPKI}@${B32}:3458/${SWISS}#v=1`,
+    `pb://${SPKI}@[::1]:3460/${SWISS}#v=1`,
+    // A full destination in a hint: a NURL names it by its b32 address (the only form pb+i2p takes).
+    `pb+i2p://${SPKI}@${destinationToB32(i2pBase64Decode(DEST))}/${SWISS}#v=1`,
+  ]);
+  // Every NURL made is one the parser takes back.
+  for (const n of nurls) assert.deepEqual(parseNurl(formatNurl(n)), n);
+  assert.deepEqual(nurlsFromHints(SPKI, SWISS, []), []);
 });
 
 test('hints and NURLs become dial targets; .onion and .i2p names never become tcp targets', () => {

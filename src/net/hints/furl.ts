@@ -150,6 +150,29 @@ export function formatNurl(nurl: Nurl): string {
   return `${nurl.scheme}://${nurl.spkiHash}@${hostForUrl(nurl.host)}${port}/${nurl.swissnum}#v=1`;
 }
 
+/**
+ * The NURLs a server announces for its location hints, one per hint, in hint order:
+ * `tcp:` ⇒ `pb://`, `tor:` ⇒ `pb+tor://`, `i2p:` ⇒ `pb+i2p://` (anonymity checklist G-1:
+ * 1.20 makes none for `i2p:`; only tahoe-ts reads them). Legacy `HOST:PORT` hints and hints
+ * of unknown types get none: 1.20's storage server makes no NURL for a legacy hint
+ * (storage-protocol.md §1), and an introducer follows the same rule, so such a location is
+ * reached through the fURL only. An `i2p:` hint written as a full destination is named by
+ * its `.b32.i2p` address, the only destination form a NURL carries.
+ */
+export function nurlsFromHints(spkiHash: string, swissnum: string, hints: readonly ConnectionHint[]): Nurl[] {
+  const out: Nurl[] = [];
+  for (const h of hints) {
+    if (h.type === 'tcp' && h.legacy !== true) out.push({ scheme: 'pb', spkiHash, host: h.host, port: h.port, swissnum });
+    else if (h.type === 'tor') out.push({ scheme: 'pb+tor', spkiHash, host: h.host, port: h.port, swissnum });
+    else if (h.type === 'i2p') {
+      const address = parseI2pAddress(h.address);
+      const host = address.kind === 'destination' ? address.b32 : address.address;
+      out.push(h.port === undefined ? { scheme: 'pb+i2p', spkiHash, host, swissnum } : { scheme: 'pb+i2p', spkiHash, host, port: h.port, swissnum });
+    }
+  }
+  return out;
+}
+
 /** A fURL or a NURL, told apart by the `#v=1` fragment as url.rst prescribes. */
 export type ServiceUrl = { version: 0; furl: Furl } | { version: 1; nurl: Nurl };
 
