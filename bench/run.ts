@@ -46,7 +46,9 @@ async function main(argv: string[]): Promise<number> {
     for (const entry of REGISTRY) console.log(entry.name);
     return 0;
   }
-  const selected = REGISTRY.filter((e) => filters.length === 0 || filters.some((f) => e.name.includes(f)));
+  // A filter that names a benchmark exactly selects only it ("tor" must not also run "storage").
+  const matches = (name: string, f: string) => (REGISTRY.some((e) => e.name === f) ? name === f : name.includes(f));
+  const selected = REGISTRY.filter((e) => filters.length === 0 || filters.some((f) => matches(e.name, f)));
   if (selected.length === 0) {
     console.error(`no benchmark matches ${filters.join(', ')}; available: ${REGISTRY.map((e) => e.name).join(', ')}`);
     return 2;

@@ -37,6 +37,11 @@ export interface RouterOptions {
    * does not make connections direct.
    */
   tcpHandler?: TcpHandler;
+  /**
+   * Why a transport is absent, when the configuration switched it off (e.g. `[tor] enabled =
+   * false`): the fix named for a skipped hint then points at that setting.
+   */
+  disabled?: Partial<Record<'tor' | 'i2p', string>>;
 }
 
 export interface Route<T> {
@@ -75,10 +80,12 @@ export class ConnectionRouter {
   private readonly policy: Policy;
   private readonly transports: ReadonlyMap<TransportName, Transport>;
   private readonly tcpHandler: TcpHandler;
+  private readonly disabled: Partial<Record<'tor' | 'i2p', string>>;
 
   constructor(options: RouterOptions) {
     this.policy = options.policy;
     this.transports = options.transports;
+    this.disabled = options.disabled ?? {};
     const requested = options.tcpHandler ?? options.policy.tcpHandler;
     this.tcpHandler = options.policy.hideIp && requested === 'tcp' ? options.policy.tcpHandler : requested;
   }
@@ -98,11 +105,8 @@ export class ConnectionRouter {
 
     const transport = this.transports.get(via);
     if (!transport) {
-      return via === 'tor'
-        ? { reason: target.kind === 'tcp' ? 'tcp hints go through Tor ([connections] tcp = tor), but Tor is not available' : 'this hint needs Tor, which is not available', fix: FIX_TOR, needs: 'tor' }
-        : via === 'i2p'
-          ? { reason: 'this hint needs I2P, which is not available', fix: FIX_I2P, needs: 'i2p' }
-          : { reason: 'direct TCP is not available', fix: 'this is a bug in tahoe-ts: the tcp transport should always exist', needs: 'tcp' };
+      if (via === 'tor' || via === 'i2p') return this.missing(via, target);
+      return { reason: 'direct TCP is not available', fix: 'this is a bug in tahoe-ts: the tcp transport should always exist', needs: 'tcp' };
     }
     if (!transport.canDial(dialled)) {
       return { reason: `the ${via} transport cannot dial this kind of address`, fix: via === 'tor' ? FIX_TOR : via === 'i2p' ? FIX_I2P : 'use another hint', needs: via };
@@ -114,6 +118,16 @@ export class ConnectionRouter {
       return { reason: e.message, fix: e.hint };
     }
     return { target: dialled, via };
+  }
+
+  /** Why a Tor/I2P route is impossible, naming the setting that switched it off if one did. */
+  private missing(via: 'tor' | 'i2p', target: DialTarget): { reason: string; fix: string; needs: TransportName } {
+    const name = via === 'tor' ? 'Tor' : 'I2P';
+    const setting = this.disabled[via];
+    const state = setting ? `switched off (${setting})` : 'not available';
+    const reason = via === 'tor' && target.kind === 'tcp' ? `tcp hints go through Tor ([connections] tcp = tor), but Tor is ${state}` : `this hint needs ${name}, which is ${state}`;
+    const fix = via === 'tor' ? FIX_TOR : FIX_I2P;
+    return { reason, fix: setting ? `remove "${setting}" from tahoe.cfg, then: ${fix}` : fix, needs: via };
   }
 
   /**
@@ -198,16 +212,17 @@ function noRouteError<T>(count: number, skipped: readonly SkippedRoute<T>[]): Ta
   const needs = new Set(skipped.map((s) => s.needs));
   let kind: ErrorKind = 'ServerUnreachable';
   let hint: string;
+  const fixes = [...new Set(skipped.map((s) => s.fix))];
   if (needs.size === 1 && needs.has('tor')) {
     kind = 'TorUnavailable';
-    hint = `this server is reachable only over Tor: ${FIX_TOR}`;
+    hint = `this server is reachable only over Tor: ${fixes.length === 1 ? fixes[0] : FIX_TOR}`;
   } else if (needs.size === 1 && needs.has('i2p')) {
     kind = 'I2pUnavailable';
-    hint = `this server is reachable only over I2P: ${FIX_I2P}`;
+    hint = `this server is reachable only over I2P: ${fixes.length === 1 ? fixes[0] : FIX_I2P}`;
   } else if (needs.size === 2 && needs.has('tor') && needs.has('i2p')) {
     hint = `this server is reachable only over Tor or I2P: ${FIX_TOR}; or ${FIX_I2P}`;
   } else {
-    hint = [...new Set(skipped.map((s) => s.fix))].join('; or ');
+    hint = fixes.join('; or ');
   }
   const reasons = [...new Set(skipped.map((s) => s.reason))].join('; ');
   return new TahoeError(kind, `no usable way to reach the server (${count} hint${count === 1 ? '' : 's'}): ${reasons}`, {

@@ -213,6 +213,7 @@ export class TahoeNode implements TahoeNodeApi {
   private signer: AnnouncementSigner | undefined;
   private webUrlValue: string | undefined;
   private routedTransports: ReadonlyMap<TransportName, Transport> = new Map();
+  private routerDisabled: Partial<Record<'tor' | 'i2p', string>> = {};
   private stopping: Promise<void> | undefined;
 
   private constructor(private readonly options: TahoeNodeOptions) {
@@ -463,11 +464,15 @@ export class TahoeNode implements TahoeNodeApi {
       }
     }
     this.routedTransports = routed;
-    this.routerValue = new ConnectionRouter({ policy, transports: routed });
+    this.routerDisabled = {
+      ...(config.tor.enabled ? {} : { tor: '[tor] enabled = false' }),
+      ...(config.i2p.enabled ? {} : { i2p: '[i2p] enabled = false' }),
+    };
+    this.routerValue = new ConnectionRouter({ policy, transports: routed, disabled: this.routerDisabled });
   }
 
   private routerFor(tcpHandler: TcpHandler): ConnectionRouter {
-    return new ConnectionRouter({ policy: this.policy, transports: this.routedTransports, tcpHandler });
+    return new ConnectionRouter({ policy: this.policy, transports: this.routedTransports, tcpHandler, disabled: this.routerDisabled });
   }
 
   /** Whether an introducer or a private/servers.yaml entry names an I2P address. */

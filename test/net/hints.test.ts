@@ -340,3 +340,9 @@ test('isNonPublicNumericAddress (AN-3.2) and isLoopbackAddress', () => {
   for (const h of ['127.0.0.1', '127.9.9.9', '::1', '[::1]', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) assert.equal(isLoopbackAddress(h), true, h);
   for (const h of ['localhost', '128.0.0.1', '10.0.0.1', '::', '0.0.0.0', '::2']) assert.equal(isLoopbackAddress(h), false, h);
 });
+
+test('tub.location written with the double quotes of the original design document is accepted', () => {
+  const quoted = parseTubLocation('"AUTODETECT,onion:80:hiddenServiceDir=/var/lib/tor/my_service"');
+  assert.deepEqual(quoted, parseTubLocation('AUTODETECT,onion:80:hiddenServiceDir=/var/lib/tor/my_service'));
+  assert.throws(() => parseTubLocation('"AUTODETECT'), (e: unknown) => isTahoeError(e));
+});

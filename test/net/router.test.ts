@@ -205,3 +205,14 @@ test('dialFirst goes on to the next route when a transport fails', async () => {
   assert.equal(tor.dialled.length, 2);
   await assert.rejects(router.dialFirst(router.routeHints(hints(`tor:${ONION}:1`))), (e: unknown) => isTahoeError(e, 'OnionNotFound'));
 });
+
+test('a transport switched off in tahoe.cfg is named in the reason and the fix', () => {
+  const policy = createPolicy(settings({ torEnabled: false }));
+  const tcp = new TcpTransport({ gate: policy.gate });
+  const router = new ConnectionRouter({ policy, transports: new Map<TransportName, Transport>([['tcp', tcp]]), disabled: { tor: '[tor] enabled = false' } });
+  const plan = router.plan(hints(`tor:${ONION}:3457`), hintToDialTarget);
+  assert.equal(plan.routes.length, 0);
+  assert.match(plan.skipped[0].reason, /Tor, which is switched off \(\[tor\] enabled = false\)/);
+  assert.match(plan.skipped[0].fix, /remove "\[tor\] enabled = false" from tahoe.cfg/);
+  assert.throws(() => router.routeHints(hints(`tor:${ONION}:3457`)), (e: unknown) => isTahoeError(e, 'TorUnavailable') && /\[tor\] enabled = false/.test(e.hint));
+});

@@ -84,7 +84,10 @@ export function formatLocationItem(item: LocationItem): string {
 
 /** Parse `[node] tub.location` (the raw value; absent is the caller's business: it means AUTO in 1.20). */
 export function parseTubLocation(value: string): TubLocation {
-  const items = splitList(value, 'tub.location');
+  // The original design document writes `tub.location = "AUTODETECT,onion:80:…"` with
+  // double quotes; ConfigParser keeps them as part of the value. Accept that spelling.
+  const unquoted = value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
+  const items = splitList(unquoted, 'tub.location');
   if (items.length === 1 && items[0] === 'disabled') return { type: 'disabled' };
   rejectDisabledInList(items, 'tub.location');
   const parsed = items.map(parseLocationItem);
