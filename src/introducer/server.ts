@@ -28,6 +28,7 @@ import { TahoeError, asTahoeError, isTahoeError } from '../errors.js';
 import { base32Encode } from '../crypto/base32.js';
 import { silentLogger, type Logger } from '../log.js';
 import { acceptTlsStream, dropFailedHandshakes, tlsServerOptions, type TlsServerIdentity } from '../net/tls.js';
+import { readBodyWithin } from '../net/http-body.js';
 import { APPLICATION_VERSION } from '../storage/version.js';
 import { MAX_ANNOUNCEMENT_BYTES, sameBytes, sameContent, verifyAnnouncement, type SignedAnnouncement, type VerifiedAnnouncement } from './announcement.js';
 import {
@@ -396,17 +397,10 @@ export class IntroducerServer {
       req.resume();
       throw new HttpError(413, `request body larger than ${limit} bytes`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) {
-        req.resume();
-        throw new HttpError(413, `request body larger than ${limit} bytes`);
-      }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks);
+    // Not `for await` over req: leaving that loop destroys the socket before the 413 is read.
+    const body = await readBodyWithin(req, limit);
+    if (body === undefined) throw new HttpError(413, `request body larger than ${limit} bytes`);
+    return body;
   }
 
   private async handlePublish(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -22,6 +22,7 @@ import { TahoeError, asTahoeError } from '../errors.js';
 import { silentLogger } from '../log.js';
 import type { Logger } from '../log.js';
 import { acceptTlsStream, dropFailedHandshakes, listenTcp, tlsServerOptions } from '../net/tls.js';
+import { readBodyWithin, requestChunks } from '../net/http-body.js';
 import type { TcpListenerHandle, TlsServerIdentity } from '../net/tls.js';
 import { CBOR_MIME_TYPE } from './cbor.js';
 import {
@@ -356,14 +357,9 @@ export class StorageServer {
     if (type !== undefined && type.split(';', 1)[0].trim().toLowerCase() !== CBOR_MIME_TYPE) throw new HttpError(415);
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > limit) throw new HttpError(413);
-    const parts: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of requestChunks(req)) {
-      size += chunk.length;
-      if (size > limit) throw new HttpError(413);
-      parts.push(chunk);
-    }
-    return Buffer.concat(parts, size);
+    const body = await readBodyWithin(req, limit);
+    if (body === undefined) throw new HttpError(413);
+    return body;
   }
 
   /** Send a CBOR body the way 1.20 does: Content-Type application/cbor, chunked. */
@@ -483,61 +479,6 @@ export class StorageServer {
     } finally {
       await reader.close();
     }
-  }
-}
-
-/**
- * The request body as an async iterable that, unlike iterating the request itself, does
- * not destroy the connection when the consumer stops early (a 409 or 413 must still reach
- * the client; the error path then closes the connection with `Connection: close`).
- */
-async function* requestChunks(req: IncomingMessage): AsyncGenerator<Buffer> {
-  const queue: Buffer[] = [];
-  let ended = req.readableEnded;
-  let failure: Error | undefined;
-  let wake: (() => void) | undefined;
-  const onData = (chunk: Buffer) => {
-    queue.push(chunk);
-    if (queue.length >= 4) req.pause();
-    wake?.();
-  };
-  const onEnd = () => {
-    ended = true;
-    wake?.();
-  };
-  const onFailure = (err?: Error) => {
-    failure ??= err instanceof Error ? err : new TahoeError('ServerUnreachable', 'the client closed the connection mid-request');
-    wake?.();
-  };
-  const onClose = () => {
-    if (!req.complete) onFailure();
-  };
-  req.on('data', onData);
-  req.on('end', onEnd);
-  req.on('error', onFailure);
-  req.on('aborted', onFailure);
-  req.on('close', onClose);
-  req.resume();
-  try {
-    while (true) {
-      const chunk = queue.shift();
-      if (chunk !== undefined) {
-        if (queue.length < 2 && !ended) req.resume();
-        yield chunk;
-        continue;
-      }
-      if (failure) throw failure;
-      if (ended) return;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
-    }
-  } finally {
-    req.off('data', onData);
-    req.off('end', onEnd);
-    req.off('error', onFailure);
-    req.off('aborted', onFailure);
-    req.off('close', onClose);
-    if (!ended) req.pause();
   }
 }
 

@@ -14,7 +14,7 @@ import { openSocket, OPEN_GATE } from '../../src/net/socket.js';
 import { AnnouncementHub, IntroducerClient, type AnnouncementSink } from '../../src/introducer/client.js';
 import { signAnnouncement, verifyAnnouncement, type SignedAnnouncement } from '../../src/introducer/announcement.js';
 import { introducerRequest, type IntroducerResponse } from '../../src/introducer/https-request.js';
-import { PATHS, encodePollResult, encodePublishRequest, parsePublishResult, parseStale, parseVersion } from '../../src/introducer/protocol.js';
+import { LIMITS, PATHS, encodePollResult, encodePublishRequest, parsePublishResult, parseStale, parseVersion } from '../../src/introducer/protocol.js';
 import { encodeCbor } from '../../src/storage/cbor.js';
 import type { Nurl } from '../../src/net/hints.js';
 import type { IntroducerAddress } from '../../src/introducer/url.js';
@@ -286,6 +286,34 @@ test('bad requests: 401 wrong swissnum, 404, 405, 406, 415, 413, 400 bad query; 
   for (let i = 1; i <= 5; i++) statuses.push((await publishRaw(intro.nurl, signAnnouncement({ ...storageBody('flood'), seqnum: i, nonce: `n${i}` }, key))).status);
   assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
   assert.equal(verifyAnnouncement(intro.server.announcements()[0]).seqnum, 3);
+});
+
+test('an oversized chunked publish gets 413 and the connection keeps serving (no reset)', async (t) => {
+  const intro = await startIntroducer(t);
+  const tls = await connectPinnedTls(await openSocket({ host: '127.0.0.1', port: intro.port }, { gate: OPEN_GATE, purpose: 'local' }), { spkiHash: intro.nurl.spkiHash });
+  t.after(() => tls.destroy());
+  const auth = `Tahoe-LAFS ${Buffer.from(intro.nurl.swissnum).toString('base64')}`;
+  const conn: { received: string; failure?: Error } = { received: '' };
+  tls.on('data', (d: Buffer) => (conn.received += d.toString('latin1')));
+  tls.on('error', (e) => (conn.failure = e));
+  const answered = (re: RegExp, what: string) =>
+    waitFor(() => re.test(conn.received) || conn.failure !== undefined || tls.destroyed, 10_000, what).catch((e: unknown) => {
+      throw new Error(`${String(e)}; received so far: ${JSON.stringify(conn.received.slice(0, 300))}`);
+    });
+  // No Content-Length: the server learns the body is too large only while reading it.
+  tls.write(`POST ${PATHS.publish} HTTP/1.1\r\nHost: introducer\r\nAuthorization: ${auth}\r\nContent-Type: application/cbor\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const chunk = Buffer.alloc(16 * 1024, 0x41);
+  for (let sent = 0; sent <= LIMITS.publishBody; sent += chunk.length) tls.write(`${chunk.length.toString(16)}\r\n${chunk.toString('latin1')}\r\n`);
+  await answered(/^HTTP\/1\.1 \d{3}/, 'an answer to the oversized publish');
+  assert.equal(conn.failure?.message, undefined, 'the connection did not fail');
+  assert.match(conn.received, /^HTTP\/1\.1 413 /);
+  // The client finishes its body; the same connection then serves the next request.
+  tls.write(`0\r\n\r\nGET ${PATHS.version} HTTP/1.1\r\nHost: introducer\r\nAuthorization: ${auth}\r\n\r\n`);
+  await answered(/HTTP\/1\.1 200 /, 'the next answer on the same connection');
+  assert.equal(conn.failure?.message, undefined, 'the connection did not fail');
+  assert.match(conn.received, /HTTP\/1\.1 413 [\s\S]*HTTP\/1\.1 200 /);
+  assert.equal(intro.connections, 1);
+  assert.equal((await raw(intro.nurl, 'GET', PATHS.version)).status, 200);
 });
 
 test('a capacity limit answers 503 instead of growing without bound', async (t) => {
