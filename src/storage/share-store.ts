@@ -61,6 +61,8 @@ import { MAX_MUTABLE_SHARE_SIZE } from './messages.js';
 export const DEFAULT_LEASE_DURATION_SECONDS = 31 * 24 * 60 * 60;
 /** An upload with no write for this long is aborted (1.20: 30 minutes). */
 export const DEFAULT_UPLOAD_TIMEOUT_MS = 30 * 60 * 1000;
+/** Default cap on the answer to a read-test-write read vector (see ShareStoreOptions.maxReadVectorBytes). */
+export const DEFAULT_MAX_READ_VECTOR_BYTES = 64 * 1024 * 1024;
 
 /** Why the store refused a request; the HTTP layer maps each to a status code. */
 export type RejectionReason =
@@ -101,6 +103,11 @@ export interface ShareStoreOptions {
   leaseDurationSeconds?: number;
   /** Keep at most this many corruption advisories (a flood must not fill the disk). */
   maxCorruptionAdvisories?: number;
+  /**
+   * Largest answer to a read-test-write read vector (bytes over all shares and reads);
+   * larger requests are refused as `too-large`. 1.20 has no such bound. Default 64 MiB.
+   */
+  maxReadVectorBytes?: number;
   /** Milliseconds since the epoch; replaceable in tests. */
   clock?: () => number;
   logger?: Logger;
@@ -162,6 +169,7 @@ export class ShareStore {
   private readonly uploadTimeoutMs: number;
   private readonly leaseDuration: number;
   private readonly maxAdvisories: number;
+  private readonly maxReadVectorBytes: number;
   private readonly clock: () => number;
   private readonly log: Logger;
   private readonly siLock = new KeyedMutex();
@@ -185,6 +193,7 @@ export class ShareStore {
     this.uploadTimeoutMs = options.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS;
     this.leaseDuration = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
     this.maxAdvisories = options.maxCorruptionAdvisories ?? 1000;
+    this.maxReadVectorBytes = options.maxReadVectorBytes ?? DEFAULT_MAX_READ_VECTOR_BYTES;
     this.clock = options.clock ?? Date.now;
     this.log = options.logger ?? silentLogger;
   }
@@ -708,11 +717,28 @@ export class ShareStore {
         }
       }
 
+      // The read vector is answered for every share (up to 256 × 30 reads of a whole
+      // share): refuse before reading anything rather than build an answer of any size.
+      let answerBytes = 0;
+      for (const [, s] of shares) {
+        for (const r of request.readVector) answerBytes += Math.max(0, Math.min(r.size, s.header.dataLength - r.offset));
+      }
+      if (answerBytes > this.maxReadVectorBytes) {
+        throw rejection(
+          'too-large',
+          `the read vector asks for ${answerBytes} bytes over ${shares.size} shares; this server answers at most ${this.maxReadVectorBytes} bytes per read-test-write`,
+          'read fewer or smaller ranges per request, or read shares with GET /storage/v1/mutable/:si/:shnum',
+        );
+      }
+
       let success = true;
       for (const [shnum, v] of request.testWriteVectors) {
         const share = shares.get(shnum);
         for (const t of v.test) {
-          const got = share ? await readMutableData(share.file, share.header, t.offset, t.size) : Buffer.alloc(0);
+          // One byte more than the specimen decides equality as well as the full size would
+          // (a longer read cannot equal it), without reading a whole share into memory.
+          const size = Math.min(t.size, t.specimen.length + 1);
+          const got = share ? await readMutableData(share.file, share.header, t.offset, size) : Buffer.alloc(0);
           if (!got.equals(Buffer.from(t.specimen))) success = false;
         }
       }

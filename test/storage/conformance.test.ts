@@ -255,6 +255,23 @@ test('mutable endpoints: read-test-write, list, read, corrupt, write enabler 401
   await c.renewLease(SI, l.renewSecret, l.cancelSecret);
 });
 
+test('read-test-write whose read vector would answer more than the cap: 400 with the reason, nothing written', async (t) => {
+  const s = await startTestServer(t, { store: { maxReadVectorBytes: 4096 } });
+  const c = s.client();
+  const l = lease();
+  const we = randomBytes(32);
+  const data = randomBytes(3000);
+  const write = (sh: number, bytes: Buffer) => ({ test: [], write: [{ offset: 0, data: bytes }], newLength: null });
+  await c.readTestWrite(SI, { writeEnabler: we, ...l }, { testWriteVectors: new Map([[0, write(0, data)], [1, write(1, data)]]), readVector: [] });
+  await assert.rejects(
+    c.readTestWrite(SI, { writeEnabler: we, ...l }, { testWriteVectors: new Map([[0, write(0, Buffer.from('changed'))]]), readVector: [{ offset: 0, size: 3000 }] }),
+    (e: unknown) => rejected(400)(e) && isTahoeError(e) && /6000 bytes/.test(e.message),
+  );
+  assert.deepEqual(await c.readMutable(SI, 0, 0, 3000), data);
+  const r = await c.readTestWrite(SI, { writeEnabler: we, ...l }, { testWriteVectors: new Map(), readVector: [{ offset: 0, size: 2000 }] });
+  assert.deepEqual(r.data.get(1)?.map((b) => Buffer.from(b)), [data.subarray(0, 2000)]);
+});
+
 test('the client pins the certificate before sending anything and pools connections', async (t) => {
   const s = await startTestServer(t);
   const c = s.client();

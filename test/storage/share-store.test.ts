@@ -187,6 +187,35 @@ function rtw(vectors: Array<[number, Partial<ShareTestWrite>]>, readVector: Arra
   };
 }
 
+test('read-test-write: the answer to the read vector is capped (maxReadVectorBytes); a refused request changes nothing', async (t) => {
+  const store = await openStore(t, { maxReadVectorBytes: 1000 });
+  const we = randomBytes(32);
+  const lease = secrets();
+  const data = randomBytes(600);
+  await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([[0, { write: [{ offset: 0, data }] }], [1, { write: [{ offset: 0, data }] }]]));
+  // Two shares × 600 bytes = 1200 bytes of answer: refused before anything is read or written.
+  await assert.rejects(
+    store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([[0, { write: [{ offset: 0, data: Buffer.from('changed') }] }]], [{ offset: 0, size: 600 }])),
+    (e: unknown) => rejectionReason(e) === 'too-large' && isTahoeError(e) && /1200 bytes/.test(e.message) && /1000/.test(e.message) && /fewer/.test(e.hint),
+  );
+  const reader = await store.openShare(SI, 0, 'mutable');
+  assert.deepEqual(await reader?.read(0, 600), data, 'the write of the refused request did not happen');
+  await reader?.close();
+  // What counts is what would be sent: reads past the end cost nothing, so a huge size is fine.
+  let res = await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([], [{ offset: 0, size: 500 }]));
+  assert.deepEqual(res.data, new Map([[0, [data.subarray(0, 500)]], [1, [data.subarray(0, 500)]]]));
+  res = await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([], [{ offset: 100, size: 2 ** 40 }]));
+  assert.deepEqual(res.data, new Map([[0, [data.subarray(100)]], [1, [data.subarray(100)]]]));
+  await assert.rejects(store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([], [{ offset: 0, size: 300 }, { offset: 0, size: 300 }])), rejectsWith('too-large'));
+  // Tests compare as before: a test whose size reaches past the data matches the whole data.
+  res = await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([[0, { test: [{ offset: 0, size: 2 ** 40, specimen: data }], write: [{ offset: 0, data: Buffer.from('new') }] }]]));
+  assert.equal(res.success, true);
+  res = await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([[1, { test: [{ offset: 0, size: 2 ** 40, specimen: data.subarray(0, 599) }] }]]));
+  assert.equal(res.success, false, 'a specimen shorter than the data read does not match');
+  res = await store.readTestWrite(SI, { writeEnabler: we, lease }, rtw([[1, { test: [{ offset: 0, size: 599, specimen: data.subarray(0, 599) }] }]]));
+  assert.equal(res.success, true);
+});
+
 test('mutable read-test-write: create, test-and-set, read-before-write, write enabler, truncate, delete', async (t) => {
   const store = await openStore(t);
   const we = randomBytes(32);
