@@ -502,13 +502,15 @@ export class ShareStore {
     }
   }
 
-  private async discardUpload(upload: Upload): Promise<void> {
-    await this.shareLock.run(`${upload.si}/${upload.shnum}`, () =>
+  /** Discard an upload; false when it was already gone (completed or discarded) by the time the locks were ours. */
+  private async discardUpload(upload: Upload): Promise<boolean> {
+    return this.shareLock.run(`${upload.si}/${upload.shnum}`, () =>
       this.siLock.run(upload.si, async () => {
-        if (upload.closed) return;
+        if (upload.closed) return false;
         this.forgetUpload(upload);
         await diskOp(`remove ${upload.incomingPath}`, () => rm(upload.incomingPath, { force: true }));
         await removeEmptyDirs(path.dirname(upload.incomingPath), 2);
+        return true;
       }),
     );
   }
@@ -525,7 +527,12 @@ export class ShareStore {
       throw rejection('not-found', `no upload in progress for share ${shnum}`);
     }
     const upload = this.getUpload(si, shnum, uploadSecret);
-    await this.discardUpload(upload);
+    if (await this.discardUpload(upload)) return;
+    // A write queued ahead of the abort completed the share, or the upload timed out meanwhile.
+    if ((await this.listImmutable(si)).includes(shnum)) {
+      throw rejection('already-complete', `share ${shnum} was completed by a write before the abort ran`, 'immutable shares never change once uploaded');
+    }
+    throw rejection('not-found', `no upload in progress for share ${shnum}`);
   }
 
   // ------------------------------------------------------------------ reading

@@ -101,6 +101,49 @@ test('immutable upload refusals: conflict, beyond allocation, wrong secret, shor
   assert.deepEqual((await store.allocate(SI, { lease: secrets(), uploadSecret: upload, shareNumbers: [1], allocatedSize: 10 })).allocated, [1]);
 });
 
+test('an abort queued behind the write that completes the share is refused as already-complete; one behind a partial write aborts', async (t) => {
+  const store = await openStore(t);
+  const upload = randomBytes(32);
+  await store.allocate(SI, { lease: secrets(), uploadSecret: upload, shareNumbers: [0, 1], allocatedSize: 8 });
+  /** A body whose last bytes arrive only after `release()`: the write holds the share meanwhile. */
+  const heldBody = (first: string, last: string) => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const writing = new Promise<void>((r) => (started = r));
+    const body = (async function* () {
+      yield Buffer.from(first);
+      started();
+      await released;
+      yield Buffer.from(last);
+    })();
+    return { body, release, writing };
+  };
+
+  const whole = heldBody('abcd', 'efgh');
+  const write = store.writeImmutable(SI, 0, upload, 0, 8, whole.body);
+  await whole.writing;
+  const abort = store.abortImmutable(SI, 0, upload);
+  const abortOutcome = abort.then(() => 'aborted', (e: unknown) => rejectionReason(e) ?? String(e));
+  whole.release();
+  assert.deepEqual(await write, { complete: true, required: [] });
+  assert.equal(await abortOutcome, 'already-complete', 'the share was complete before the abort got its turn');
+  assert.deepEqual(await store.listImmutable(SI), [0]);
+  const reader = await store.openShare(SI, 0, 'immutable');
+  assert.deepEqual(await reader?.read(0, 8), Buffer.from('abcdefgh'));
+  await reader?.close();
+
+  const part = heldBody('ab', 'cd');
+  const partial = store.writeImmutable(SI, 1, upload, 0, 4, part.body);
+  await part.writing;
+  const abort1 = store.abortImmutable(SI, 1, upload);
+  part.release();
+  assert.equal((await partial).complete, false);
+  await abort1;
+  assert.equal(store.uploadInProgress(SI, 1), false);
+  assert.deepEqual(await store.listImmutable(SI), [0]);
+});
+
 test('space: reserved_space, readonly, bigint sizes and space promised to uploads limit allocation', async (t) => {
   const store = await openStore(t);
   const avail = Number(await store.availableSpace());
