@@ -68,10 +68,17 @@ function dumpString(s: string): string {
   return `${out}"`;
 }
 
-/** `json.dumps(value)` with Python's defaults. */
-export function pyJsonDumps(value: PyJsonValue): string {
+/**
+ * `json.dumps(value)` with Python's defaults; `indent` as `json.dumps(value, indent=N)`
+ * (items end with "," and a newline, keys still take ": "), which Tahoe's web API uses.
+ */
+export function pyJsonDumps(value: PyJsonValue, options: { indent?: number } = {}): string {
   const parts: string[] = [];
   const seen = new Set<object>();
+  const indent = options.indent;
+  let depth = 0;
+  const newline = (): string => (indent === undefined ? '' : `\n${' '.repeat(indent * depth)}`);
+  const itemSeparator = indent === undefined ? ', ' : ',';
   const walk = (v: PyJsonValue): void => {
     if (v === null) parts.push('null');
     else if (v === true) parts.push('true');
@@ -84,23 +91,36 @@ export function pyJsonDumps(value: PyJsonValue): string {
       if (seen.has(v)) throw new TahoeError('BadInput', 'circular reference in JSON value');
       seen.add(v);
       if (Array.isArray(v)) {
-        parts.push('[');
-        v.forEach((item, i) => {
-          if (i > 0) parts.push(', ');
-          walk(item);
-        });
-        parts.push(']');
-      } else if (v instanceof Map) {
-        parts.push('{');
-        let first = true;
-        for (const [k, item] of v) {
-          if (typeof k !== 'string') throw new TahoeError('BadInput', 'JSON object keys must be strings');
-          if (!first) parts.push(', ');
-          first = false;
-          parts.push(dumpString(k), ': ');
-          walk(item);
+        if (v.length === 0) {
+          parts.push('[]');
+        } else {
+          parts.push('[');
+          depth++;
+          v.forEach((item, i) => {
+            if (i > 0) parts.push(itemSeparator);
+            parts.push(newline());
+            walk(item);
+          });
+          depth--;
+          parts.push(newline(), ']');
         }
-        parts.push('}');
+      } else if (v instanceof Map) {
+        if (v.size === 0) {
+          parts.push('{}');
+        } else {
+          parts.push('{');
+          depth++;
+          let first = true;
+          for (const [k, item] of v) {
+            if (typeof k !== 'string') throw new TahoeError('BadInput', 'JSON object keys must be strings');
+            if (!first) parts.push(itemSeparator);
+            first = false;
+            parts.push(newline(), dumpString(k), ': ');
+            walk(item);
+          }
+          depth--;
+          parts.push(newline(), '}');
+        }
       } else {
         throw new TahoeError('BadInput', `cannot serialise a ${typeof v} as JSON`, { hint: 'metadata objects are Maps (see src/dirnode/pyjson.ts)' });
       }

@@ -54,6 +54,7 @@ import { OperationTable, type OperationHandle } from './operations.js';
 import { welcomeHtml, welcomeJson } from './welcome.js';
 import { attachmentDisposition, contentTypeFor } from './mime.js';
 import { escapeHtml } from './html.js';
+import { DirectoryRoutes, isMutableFileCap, isTreeCap } from './directory.js';
 
 /** What the gateway needs from a node: the grid client and the status for the welcome page. */
 export interface GatewayNode {
@@ -73,6 +74,8 @@ export interface WebGatewayOptions {
   logger?: Logger;
   /** `[node] log_sensitive`: show addresses on pages and in error bodies. */
   revealAddresses?: boolean;
+  /** `[client] mutable.format`: new mutable files and directories (default SDMF). */
+  defaultMutableFormat?: 'SDMF' | 'MDMF';
 }
 
 export interface RunningWebGateway extends WebGateway {
@@ -121,6 +124,7 @@ export const createWebGateway: WebGatewayFactory = async (context) => {
     staticDir: node.config.node.webStatic,
     logger: context.logger,
     revealAddresses: node.config.node.logSensitive,
+    defaultMutableFormat: node.config.client.mutableFormat === 'mdmf' ? 'MDMF' : 'SDMF',
   });
 };
 
@@ -134,10 +138,21 @@ class Gateway implements RunningWebGateway {
   private readonly controllers = new Set<AbortController>();
   private bound = { host: '127.0.0.1', port: 0 };
   private closing = false;
+  /** Directories and mutable files (directory.ts). */
+  private readonly tree: DirectoryRoutes;
 
   constructor(private readonly options: WebGatewayOptions) {
     this.log = (options.logger ?? silentLogger).child('web');
     this.reveal = options.revealAddresses ?? false;
+    this.tree = new DirectoryRoutes({
+      grid: () => this.requireGrid(),
+      tempDir: options.tempDir,
+      operations: this.operations,
+      logger: this.log,
+      ...(options.defaultMutableFormat === undefined ? {} : { defaultMutableFormat: options.defaultMutableFormat }),
+      serveImmutable: (req, res, cap, args, filename, signal) => this.getFile(req, res, cap, args, filename, signal),
+      uploadImmutable: (grid, spool, op, signal) => this.upload(grid, spool, op, signal),
+    });
     // requestTimeout 0: a large upload may take longer than Node's default 5 minutes;
     // stalled peers are still cut by headersTimeout and the socket idle timeout.
     this.server = http.createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
@@ -337,20 +352,18 @@ class Gateway implements RunningWebGateway {
         case 'HEAD':
           return redirectToCap(res, args);
         case 'PUT':
+          if (this.tree.wantsUnlinked(method, args)) return this.tree.unlinked(req, res, method, args, signal);
           return this.putUnlinked(req, res, args, signal);
         case 'POST':
+          if (this.tree.wantsUnlinked(method, args)) return this.tree.unlinked(req, res, method, args, signal);
           return this.postUnlinked(req, res, args, signal);
         default:
           throw methodNotAllowed(method, ['GET', 'HEAD', 'PUT', 'POST']);
       }
     }
     const [cap, ...children] = rest;
+    if (isTreeCap(cap)) return this.tree.handle(req, res, method, cap, children, args, signal);
     const childPath = children.filter((c) => c !== '');
-    const parsed = parseCap(cap.trim());
-    const isDirectory = parsed.type.startsWith('DIR2');
-    if (isDirectory) {
-      throw webError(501, 'CapInvalid', 'directories (URI:DIR2…) are not supported by the tahoe-ts gateway yet', 'use Tahoe-LAFS itself for directories; files (URI:CHK:, URI:LIT:) work');
-    }
     if (childPath.length > 0) {
       throw webError(400, 'BadInput', `files have no children (the cap is followed by "/${childPath.join('/').slice(0, 40)}")`, 'use /uri/$FILECAP, or /named/$FILECAP/NAME to give the download a name');
     }
@@ -374,26 +387,22 @@ class Gateway implements RunningWebGateway {
     return grid;
   }
 
-  /** `format=` / `mutable=` (webapi.rst): only immutable files (CHK) so far. */
-  private checkFormat(args: Args, fields?: Map<string, string>): void {
+  /** `format=` / `mutable=` (webapi.rst): CHK (immutable), SDMF or MDMF; `mutable=true` = `[client] mutable.format`. */
+  private checkFormat(args: Args, fields?: Map<string, string>): { mutable: false } | { mutable: true; format?: 'SDMF' | 'MDMF' } {
     const get = (k: string) => args.get(k) ?? fields?.get(k) ?? undefined;
     const format = get('format')?.trim().toUpperCase();
+    if (format === 'SDMF' || format === 'MDMF') return { mutable: true, format };
     if (format !== undefined && format !== '' && format !== 'CHK') {
-      if (format === 'SDMF' || format === 'MDMF') {
-        throw webError(501, 'BadInput', `format=${format}: mutable files are not supported by the tahoe-ts gateway yet`, 'leave out format= (or use format=CHK) to upload an immutable file');
-      }
-      throw webError(400, 'BadInput', `format=${format.slice(0, 20)} is not a file format`, 'use format=CHK (immutable); SDMF and MDMF are mutable formats');
+      throw webError(400, 'BadInput', `format=${format.slice(0, 20)} is not a file format`, 'use format=CHK (immutable), format=SDMF or format=MDMF (mutable)');
     }
     const mutable = get('mutable');
-    if (mutable !== undefined && isTrue(mutable)) {
-      throw webError(501, 'BadInput', 'mutable=true: mutable files are not supported by the tahoe-ts gateway yet', 'leave out mutable= to upload an immutable file');
-    }
+    if ((format === undefined || format === '') && mutable !== undefined && isTrue(mutable)) return { mutable: true };
+    return { mutable: false };
   }
 
   /** PUT /uri: the body is the file. */
   private async putUnlinked(req: IncomingMessage, res: ServerResponse, args: Args, signal: AbortSignal): Promise<void> {
     const t = (args.get('t') ?? '').trim();
-    if (t === 'mkdir') throw webError(501, 'BadInput', 'PUT /uri?t=mkdir: directories are not supported by the tahoe-ts gateway yet', 'upload files with PUT /uri');
     if (t !== '') throw webError(400, 'BadInput', `PUT /uri does not take t=${t.slice(0, 40)}`, '/uri accepts PUT (upload a file), POST?t=upload (HTML form) and GET?uri=CAP');
     this.checkFormat(args);
     const grid = this.requireGrid();
@@ -447,12 +456,12 @@ class Gateway implements RunningWebGateway {
         throw webError(400, 'BadInput', 'POST /uri needs t=upload', 'send t=upload in the query or as a form field (Tahoe\'s upload form has <input type="hidden" name="t" value="upload">)');
       }
       checkPostT(t);
-      this.checkFormat(args, form.fields);
+      const how = this.checkFormat(args, form.fields);
       if (spool === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
       const whenDone = args.get('when_done') ?? form.fields.get('when_done');
       redirect = whenDone === undefined || whenDone === '' ? undefined : checkWhenDone(whenDone);
       size = spool.size;
-      cap = await this.upload(grid, spool, op, signal);
+      cap = how.mutable ? await this.tree.createMutableFromSpool(spool, how.format, signal) : await this.upload(grid, spool, op, signal);
     } finally {
       op.done();
       await spool?.remove();
@@ -478,6 +487,7 @@ class Gateway implements RunningWebGateway {
   // ---------------------------------------------------------------- GET /uri/CAP
 
   private async getFile(req: IncomingMessage, res: ServerResponse, capText: string, args: Args, nameFromPath: string | undefined, signal: AbortSignal): Promise<void> {
+    if (isMutableFileCap(capText)) return this.tree.serveMutableCap(req, res, capText, args, nameFromPath, signal);
     const grid = this.requireGrid();
     const cap = capText.trim();
     const info = await grid.fileInfo(cap, { signal });
@@ -647,7 +657,7 @@ function methodNotAllowed(method: string, methods: string[]): TahoeError {
 function checkPostT(t: string): void {
   if (t === 'upload') return;
   if (t === 'mkdir' || t === 'mkdir-with-children' || t === 'mkdir-immutable') {
-    throw webError(501, 'BadInput', `POST /uri?t=${t}: directories are not supported by the tahoe-ts gateway yet`, 'upload files with POST /uri?t=upload or PUT /uri');
+    throw webError(400, 'BadInput', `POST /uri with t=${t} in the form body`, `give t=${t} in the query string: POST /uri?t=${t}`);
   }
   throw webError(400, 'BadInput', `POST /uri does not take t=${t.slice(0, 40)}`, '/uri accepts PUT, POST?t=upload and GET?uri=CAP');
 }

@@ -24,6 +24,7 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
   UsageError: 400,
   OnionAddressInvalid: 400,
   I2pAddressInvalid: 400,
+  NotFound: 404,
   PrivacyViolation: 403,
   WriteConflict: 409,
   NotEnoughShares: 410,

@@ -184,7 +184,7 @@ test('web gateway on a 4-server grid', async (t) => {
     assert.equal((await request(capUrl(base, chkCap, '?t=bogus'))).status, 400);
   });
 
-  await t.test('bad caps → 400 CapInvalid; directories and mutable files → 501', async () => {
+  await t.test('bad caps → 400 CapInvalid; directories and mutable files nobody stored → 410', async () => {
     for (const cap of ['garbage', 'URI:CHK:short:2:4:5', `${chkCap.slice(0, -3)}xyz`, 'URI:LIT:!!!']) {
       const r = await request(capUrl(base, cap));
       assert.equal(r.status, 400, `${cap}: ${r.text}`);
@@ -193,9 +193,10 @@ test('web gateway on a 4-server grid', async (t) => {
     }
     const ssk = 'URI:SSK:vdgvd4xsc6rmygvzyfcpnxfxtq:7d3viqmfi4fdu3q3uzgz6xkbiapirdb4bfvtlooeyx3bm5ljd6ua';
     const mutable = await request(capUrl(base, ssk));
-    assert.equal(mutable.status, 501, mutable.text);
+    assert.equal(mutable.status, 410, mutable.text);
+    assertTahoeErrorBody(mutable.text, 'NotEnoughShares');
     const dir = await request(capUrl(base, 'URI:DIR2:djrdkfawoqihigoett4g6auz6a:jx5mplfpwexnoqff7y5e4zjus4lidm76dcuarpct7cckorh2dpgq', '?t=json'));
-    assert.equal(dir.status, 501);
+    assert.equal(dir.status, 410);
     const child = await request(`${capUrl(base, chkCap)}/child`);
     assert.equal(child.status, 400);
     const badEscape = await request(`${base}/uri/%E0%A4%A`);
@@ -227,12 +228,12 @@ test('web gateway on a 4-server grid', async (t) => {
     assert.deepEqual(readdirSync(f.tmp), []);
   });
 
-  await t.test('POST rules: t= required, mkdir 501, no file 400, foreign when_done 400, PUT body is raw', async () => {
+  await t.test('POST rules: t= required, mkdir makes a directory, no file 400, foreign when_done 400, PUT body is raw', async () => {
     const noT = formBody([{ name: 'file', data: small }]);
     const r1 = await request(`${base}/uri`, { method: 'POST', body: noT.body, headers: { 'Content-Type': noT.contentType } });
     assert.equal(r1.status, 400);
     assert.match(r1.text, /needs t=upload/);
-    assert.equal((await request(`${base}/uri?t=mkdir`, { method: 'POST' })).status, 501);
+    assert.match((await request(`${base}/uri?t=mkdir`, { method: 'POST' })).text, /^URI:DIR2:/);
     assert.equal((await request(`${base}/uri?t=frobnicate`, { method: 'POST' })).status, 400);
     const noFile = formBody([{ name: 't', data: 'upload' }]);
     const r2 = await request(`${base}/uri`, { method: 'POST', body: noFile.body, headers: { 'Content-Type': noFile.contentType } });
@@ -242,10 +243,10 @@ test('web gateway on a 4-server grid', async (t) => {
     const r3 = await request(`${base}/uri`, { method: 'POST', body: foreign.body, headers: { 'Content-Type': foreign.contentType } });
     assert.equal(r3.status, 400);
     assert.equal((await request(`${base}/uri?t=upload`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })).status, 400);
-    assert.equal((await request(`${base}/uri?format=MDMF`, { method: 'PUT', body: 'x' })).status, 501);
-    assert.equal((await request(`${base}/uri?mutable=true`, { method: 'PUT', body: 'x' })).status, 501);
+    assert.match((await request(`${base}/uri?format=MDMF`, { method: 'PUT', body: 'x' })).text, /^URI:MDMF:/);
+    assert.match((await request(`${base}/uri?mutable=true`, { method: 'PUT', body: 'x' })).text, /^URI:SSK:/);
     assert.equal((await request(`${base}/uri?format=XYZ`, { method: 'PUT', body: 'x' })).status, 400);
-    assert.equal((await request(`${base}/uri?t=mkdir`, { method: 'PUT' })).status, 501);
+    assert.match((await request(`${base}/uri?t=mkdir`, { method: 'PUT' })).text, /^URI:DIR2:/);
     assert.equal((await request(capUrl(base, chkCap), { method: 'PUT', body: 'x' })).status, 400);
     const del = await request(capUrl(base, chkCap), { method: 'DELETE' });
     assert.equal(del.status, 405);
