@@ -14,12 +14,13 @@
  * The stream underneath can be anything a Transport hands out: a TCP socket today,
  * a SOCKS5 stream through Tor or a SAM stream through I2P later.
  */
-import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { TahoeError, throwIfAborted } from '../errors.js';
 import { isSelfSigned, spkiHash, tubIdOf } from '../crypto/certificate.js';
+import { TcpTransport } from './tcp.js';
+import type { EgressGate } from './socket.js';
 
 /** What a TLS server presents: the node certificate and its key, in PEM. */
 export interface TlsServerIdentity {
@@ -220,41 +221,24 @@ export interface TcpListenerHandle {
   close(): Promise<void>;
 }
 
+/** The gate of a TCP transport that only listens: nothing may ever be dialled through it. */
+const LISTEN_ONLY_GATE: EgressGate = {
+  check: () => {
+    throw new TahoeError('Internal', 'a listen-only TCP transport was asked to open a connection', { hint: 'this is a bug in tahoe-ts' });
+  },
+  allowNameResolution: false,
+};
+
 /**
- * A plain TCP listener that hands every accepted socket to `onConnection` (typically
- * `acceptTlsStream`). For a dedicated HTTPS storage port on loopback or a LAN address;
- * the Tor and I2P transports feed their streams the same way.
+ * A TCP listener that hands every accepted stream to `onConnection` (typically
+ * `acceptTlsStream`), for a dedicated HTTPS storage port or the web gateway. It is the
+ * tcp transport's own listener (one implementation of binding, error hints and
+ * half-open streams): `close()` stops listening and ends every accepted connection.
  */
-export function listenTcp(host: string, port: number, onConnection: (socket: net.Socket) => void): Promise<TcpListenerHandle> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer({ pauseOnConnect: false }, onConnection);
-    const sockets = new Set<net.Socket>();
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-    });
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(
-        new TahoeError('ConfigInvalid', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, {
-          cause: err,
-          details: { code: err.code },
-          hint: err.code === 'EADDRINUSE'
-            ? 'another process uses this port: pick another port in [storage]/[node] tub.port, or stop the other process'
-            : 'check the listen address in tahoe.cfg',
-        }),
-      );
-    });
-    server.listen(port, host, () => {
-      const addr = server.address() as net.AddressInfo;
-      resolve({
-        host,
-        port: addr.port,
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of sockets) s.destroy();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+export async function listenTcp(host: string, port: number, onConnection: (stream: Duplex) => void): Promise<TcpListenerHandle> {
+  const transport = new TcpTransport({ gate: LISTEN_ONLY_GATE });
+  const listener = await transport.listen({ kind: 'tcp', host, port }, (stream) => onConnection(stream));
+  const hint = listener.hints[0];
+  if (hint?.kind !== 'tcp') throw new TahoeError('Internal', 'a tcp listener without a tcp hint', { hint: 'this is a bug in tahoe-ts' });
+  return { host, port: hint.port, close: () => transport.close() };
 }

@@ -1,12 +1,11 @@
 /** Helpers for TLS tests: a duplex that is deliberately not a net.Socket. */
 import { Duplex } from 'node:stream';
-import type net from 'node:net';
 
 /**
  * Wrap a socket in a plain `Duplex` so code under test cannot rely on net.Socket
  * features — the way a SOCKS or SAM stream will look.
  */
-export function opaqueDuplex(sock: net.Socket): Duplex {
+export function opaqueDuplex(sock: Duplex): Duplex {
   const d = new Duplex({
     read() {
       sock.resume();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
@@ -151,5 +152,24 @@ test('the server survives garbage and silent clients and keeps serving', async (
 test('listenTcp reports a busy port as ConfigInvalid with a hint', async (t) => {
   const a = await listenTcp('127.0.0.1', 0, (s) => s.destroy());
   t.after(() => a.close());
-  await assert.rejects(listenTcp('127.0.0.1', a.port, (s) => s.destroy()), (e: unknown) => isTahoeError(e, 'ConfigInvalid') && /another process/.test(e.hint));
+  await assert.rejects(listenTcp('127.0.0.1', a.port, (s) => s.destroy()), (e: unknown) => isTahoeError(e, 'ConfigInvalid') && /another program/.test(e.hint));
+});
+
+test('listenTcp: close() frees the port at once and ends the connections it accepted', async (t) => {
+  const accepted: Duplex[] = [];
+  const a = await listenTcp('127.0.0.1', 0, (s) => accepted.push(s));
+  assert.equal(a.host, '127.0.0.1');
+  const client = await dial(a.port);
+  t.after(() => client.destroy());
+  const clientClosed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.on('error', () => undefined);
+  await new Promise<void>((resolve) => {
+    const check = (): void => void (accepted.length > 0 ? resolve() : setTimeout(check, 10));
+    check();
+  });
+  await a.close();
+  await clientClosed;
+  assert.ok(accepted[0].destroyed, 'the accepted connection was ended');
+  const again = await listenTcp('127.0.0.1', a.port, (s) => s.destroy());
+  await again.close();
 });
