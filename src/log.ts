@@ -50,6 +50,10 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/(Tahoe-LAFS|X-Tahoe-Authorization:?\s*[a-z-]+)\s+[A-Za-z0-9+/_-]{16,}={0,2}/gi, '$1 [secret]'],
   // I2P private keys / destinations in SAM lines (long I2P-base64 runs)
   [/\b(DESTINATION|PRIV|PUB|VALUE)=[A-Za-z0-9~=-]{300,}/g, '$1=[i2p-key]'],
+  // I2P private keys anywhere else (key files, error messages): a destination plus its
+  // private keys is at least 884 I2P-base64 characters (DSA_SHA1 + ElGamal), 908 for
+  // Ed25519 + ElGamal; public destinations (516–524) stay address-class below.
+  [/[A-Za-z0-9~-]{880,}={0,2}/g, '[i2p-key]'],
 ];
 
 // Addresses: redacted unless log_sensitive.

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger, redact, sensitive } from '../src/log.js';
+import { generateDestination } from '../src/net/i2p/destination.js';
+import { i2pBase64Encode } from '../src/net/i2p/address.js';
 
 const ONION = 'aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion';
 const B32 = 'ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p';
@@ -18,6 +20,28 @@ test('log_sensitive reveals addresses but never secrets', () => {
   const out = redact(line, true);
   assert.ok(out.includes(ONION));
   for (const secret of ['abc:def', 'swiss', 'priv-v0-abcdef', 'AAAA+/==']) assert.ok(!out.includes(secret), `${secret} in ${out}`);
+});
+
+test('an I2P private key outside SAM KEY=value syntax is a secret (even with log_sensitive); a public destination is an address', () => {
+  const dest = generateDestination(); // Ed25519 + ElGamal: the blob is 908 characters, the destination 524
+  assert.ok(dest.privateKeyBase64.length >= 880 && dest.destinationBase64.length < 880);
+  // The smallest private key of the forms in use: DSA_SHA1 + ElGamal (387 + 256 + 20 bytes = 884 characters).
+  const dsaKey = i2pBase64Encode(Buffer.alloc(387 + 256 + 20, 0xa5));
+  for (const key of [dest.privateKeyBase64, dsaKey]) {
+    for (const line of [`key file holds ${key}`, `"${key}"`, `key=${key}.`, key]) {
+      for (const reveal of [false, true]) {
+        const out = redact(line, reveal);
+        assert.ok(!out.includes(key.slice(0, 40)) && !out.includes(key.slice(-40)), `key leaked (log_sensitive ${reveal}): ${out.slice(0, 120)}`);
+        assert.ok(out.includes('[i2p-key]'), out.slice(0, 120));
+      }
+    }
+  }
+  const line = `peer destination ${dest.destinationBase64} connected`;
+  assert.equal(redact(line, true), line, 'a public destination shows with log_sensitive');
+  assert.equal(redact(line), 'peer destination [i2p] connected');
+  const lines: string[] = [];
+  new Logger({ logSensitive: true, sink: { write: (l) => lines.push(l) } }).warn('bad key file content:', dest.privateKeyBase64);
+  assert.ok(!lines[0].includes(dest.privateKeyBase64.slice(0, 40)), lines[0]);
 });
 
 test('Logger redacts, honours Sensitive and levels', () => {
