@@ -30,7 +30,7 @@ const ALLOWED: Record<string, string[]> = {
   grid: ['caps', 'crypto', 'dirnode', 'immutable', 'mutable', 'net', 'storage'],
   web: ['caps', 'config', 'crypto', 'dirnode', 'grid', 'immutable', 'mutable', 'net', 'node'],
   node: ['config', 'crypto', 'grid', 'introducer', 'net', 'storage'],
-  testnet: ['cli', 'net', 'node'],
+  testnet: ['cli', 'config', 'net', 'node'],
   cli: ['caps', 'config', 'crypto', 'dirnode', 'grid', 'immutable', 'mutable', 'net', 'node', 'storage', 'testnet', 'web'],
 };
 const OPEN = new Set(['errors', 'log']);
