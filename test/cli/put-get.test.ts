@@ -112,7 +112,7 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
     assert.equal(tiny.stdout.toString('utf8'), 'tiny');
   });
 
-  await t.test('errors: bad cap (2), missing file (2), lost file (65, OUT untouched), unsupported options (2)', async () => {
+  await t.test('errors: bad cap (2), missing file (2), lost file (65, OUT untouched), --mutable, an unknown alias (2)', async () => {
     const bad = await cli(['get', '-d', clientDir, 'not-a-cap']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /kind: CapInvalid/);
@@ -132,9 +132,11 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
     assert.equal(readFileSync(keep, 'utf8'), 'precious', 'a failed get leaves OUT as it was');
     assert.ok(!readdirSync(work).some((f) => f.endsWith('.part')));
     const mutable = await cli(['put', '-d', clientDir, '--mutable', file]);
-    assert.equal(mutable.code, 2);
+    assert.equal(mutable.code, 0, mutable.stderr);
+    assert.match(mutable.stdout.toString('utf8'), /^URI:SSK:[a-z2-7]+:[a-z2-7]+\n$/, '--mutable prints the write cap');
     const into = await cli(['put', '-d', clientDir, file, 'tahoe:dir/x']);
-    assert.equal(into.code, 2);
+    assert.equal(into.code, 2, 'no tahoe: alias in this node directory');
+    assert.match(into.stderr, /Unknown alias "tahoe"/);
   });
 
   await t.test('node not running: no node.url, then a stopped node (connection refused) → 69 with a hint', async () => {

@@ -1,6 +1,8 @@
 /**
- * `tahoe-ts get CAP [OUT|-]`: download a file through the running node's web gateway
- * (`GET /uri/$CAP`, as Tahoe-LAFS's `tahoe get` does). No OUT or `-` writes to stdout.
+ * `tahoe-ts get FROM [OUT|-]`: download a file through the running node's web gateway
+ * (`GET /uri/$CAP` or `GET /uri/$DIRCAP/PATH`, as Tahoe-LAFS's `tahoe get` does). FROM is
+ * a cap, ALIAS:PATH, a PATH below the tahoe: alias, or DIRCAP/PATH. No OUT or `-` writes
+ * to stdout.
  *
  * OUT is written through a temporary file beside it and renamed into place only when
  * every byte announced by the gateway has arrived (the gateway has verified them
@@ -16,7 +18,8 @@ import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { TahoeError } from '../../errors.js';
 import { parseCap } from '../../caps/caps.js';
-import { GatewayClient } from '../../web/client.js';
+import { DirectoryClient } from '../../web/directory-client.js';
+import { resolveGridArgument, type GridPath } from '../aliases.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressLine } from '../progress.js';
@@ -28,18 +31,16 @@ interface GetFlags {
 export function register(program: Command): void {
   const cmd = new Command('get')
     .description('Download a file from the grid through the running node.')
-    .argument('<CAP>', 'the file\'s cap (URI:CHK:… or URI:LIT:…)')
+    .argument('<FROM>', 'the file: a cap (URI:CHK:…, URI:LIT:…, URI:SSK:…, URI:MDMF:…), ALIAS:PATH, PATH (below tahoe:) or DIRCAP/PATH')
     .argument('[OUT]', 'where to write it; "-" or nothing writes to stdout')
     .option('--no-progress', 'no progress line, even on a terminal')
     .addHelpText('after', `
-Exit codes: 0 downloaded; 2 bad cap or arguments; 69 node not running; 65 file not retrievable (not enough shares).`);
+Exit codes: 0 downloaded; 2 bad cap, path or arguments, no such file; 69 node not running; 65 file not retrievable (not enough shares).`);
   withNodeDirectory(cmd);
-  cmd.action(async (capText: string, out: string | undefined, flags: GetFlags, self: Command) => {
-    const cap = capText.trim();
-    if (parseCap(cap).type === 'unknown') {
-      throw new TahoeError('CapInvalid', 'the first argument is not a cap', { hint: 'caps start with URI: (e.g. URI:CHK:…); check that the whole cap was copied' });
-    }
-    const client = await GatewayClient.forNodeDirectory(nodeDirectoryOf(self));
+  cmd.action(async (fromText: string, out: string | undefined, flags: GetFlags, self: Command) => {
+    const nodeDirectory = nodeDirectoryOf(self);
+    const from = await sourceOf(nodeDirectory, fromText);
+    const client = await DirectoryClient.forNodeDirectory(nodeDirectory);
     const toStdout = out === undefined || out === '-';
     const partial = toStdout ? undefined : path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.tahoe-ts-${randomBytes(6).toString('hex')}.part`);
     let interrupted = false;
@@ -50,7 +51,12 @@ Exit codes: 0 downloaded; 2 bad cap or arguments; 69 node not running; 65 file n
     process.once('SIGINT', onSigint);
     const progress = flags.progress === false ? undefined : new ProgressLine('receiving', undefined);
     try {
-      const { size, body } = await client.getFile(cap);
+      const { size, body } = await client.download(from.rootCap, from.path).catch((e: unknown) => {
+        if (e instanceof TahoeError && e.details.httpStatus === 404) {
+          throw new TahoeError('NotFound', `${fromText}: no such file`, { hint: 'check the path with `tahoe-ts ls`; names are case-sensitive', cause: e });
+        }
+        throw e;
+      });
       progress?.phase('receiving', size);
       const sink: Writable = partial === undefined ? process.stdout : createWriteStream(partial, { flags: 'wx', mode: 0o644 });
       const sinkError = new Promise<never>((_, reject) => sink.once('error', (e: NodeJS.ErrnoException) => reject(sinkFailure(e, out))));
@@ -88,6 +94,25 @@ Exit codes: 0 downloaded; 2 bad cap or arguments; 69 node not running; 65 file n
   });
   cmd.copyInheritedSettings(program);
   program.addCommand(cmd);
+}
+
+/** FROM as a cap or a path; a word that is neither a cap nor under an existing alias is a bad cap (exit 2). */
+async function sourceOf(nodeDirectory: string, fromText: string): Promise<GridPath> {
+  const text = fromText.trim();
+  if (text.startsWith('URI:') && !text.includes('/') && !text.includes(':./') && parseCap(text).type === 'unknown') {
+    throw new TahoeError('CapInvalid', 'the first argument is not a cap', { hint: 'caps start with URI: (e.g. URI:CHK:…); check that the whole cap was copied' });
+  }
+  try {
+    return await resolveGridArgument(nodeDirectory, text);
+  } catch (e) {
+    if (e instanceof TahoeError && e.details.reason === 'no-default-alias') {
+      throw new TahoeError('CapInvalid', `"${text.slice(0, 60)}" is not a cap, and there is no tahoe: alias to find it under`, {
+        hint: 'give a cap (URI:…) or ALIAS:PATH; `tahoe-ts create-alias tahoe` creates the default alias',
+        cause: e,
+      });
+    }
+    throw e;
+  }
 }
 
 function sinkFailure(e: NodeJS.ErrnoException, out: string | undefined): TahoeError {

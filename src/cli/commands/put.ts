@@ -1,7 +1,13 @@
 /**
- * `tahoe-ts put [FILE|-]`: upload a file through the running node's web gateway
- * (`PUT /uri`, as Tahoe-LAFS's `tahoe put` does) and print its cap on stdout. No FILE
- * or `-` reads stdin. The node is found through `node.url` in the node directory (-d).
+ * `tahoe-ts put [FILE|-] [TO]`: upload a file through the running node's web gateway, as
+ * Tahoe-LAFS's `tahoe put` does, and print its cap on stdout. No FILE or `-` reads stdin.
+ * The node is found through `node.url` in the node directory (-d).
+ *
+ *   put FILE                 PUT /uri: an unlinked immutable file (its read cap)
+ *   put --mutable FILE       PUT /uri?format=…: a new mutable file (its write cap)
+ *   put FILE ALIAS:PATH      PUT /uri/$DIRCAP/PATH: linked there (parents created; a
+ *                            mutable file already there is overwritten in place)
+ *   put FILE MUTABLE-WRITECAP  PUT /uri/$WRITECAP: overwrite in place (the same cap)
  *
  * On a terminal a progress line shows the two phases: sending the file to the node,
  * then the node encoding and pushing shares to the grid (polled from
@@ -10,9 +16,13 @@
 import { Command, Option } from 'commander';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { TahoeError } from '../../errors.js';
-import { GatewayClient } from '../../web/client.js';
+import { parseCap } from '../../caps/caps.js';
+import type { GatewayClient } from '../../web/client.js';
+import { DirectoryClient } from '../../web/directory-client.js';
 import type { OperationJson } from '../../web/operations.js';
+import { resolveGridArgument } from '../aliases.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
 import { ProgressLine } from '../progress.js';
 
@@ -26,25 +36,27 @@ export function register(program: Command): void {
   const cmd = new Command('put')
     .description('Upload a file to the grid through the running node; print its cap (read capability).')
     .argument('[FILE]', 'file to upload; "-" or nothing reads stdin')
-    .argument('[TO]', '(Tahoe-LAFS: a directory path; not supported yet)')
-    .addOption(new Option('--format <FORMAT>', 'file format: CHK (immutable; SDMF and MDMF are not supported yet)').default('CHK'))
-    .option('-m, --mutable', '(not supported yet: mutable files)')
+    .argument('[TO]', 'where to link it: ALIAS:PATH, PATH (below tahoe:), DIRCAP/PATH; or a mutable file\'s write cap to overwrite')
+    .addOption(new Option('--format <FORMAT>', 'file format: CHK (immutable), SDMF or MDMF (mutable)').default('CHK'))
+    .option('-m, --mutable', 'a mutable file in the node\'s default format ([client] mutable.format); prints its write cap')
     .option('--no-progress', 'no progress line, even on a terminal')
     .addHelpText('after', `
-The cap is a secret: anyone holding it can read the file.
-Exit codes: 0 uploaded; 2 bad arguments; 69 node not running or not enough servers; 65 data problem.`);
+Examples:
+  tahoe-ts put photo.jpg                    # unlinked: prints URI:CHK:…
+  tahoe-ts put photo.jpg tahoe:photos/a.jpg # linked (photos/ is created if missing)
+  tahoe-ts put --mutable notes.txt          # prints URI:SSK:… (the write cap)
+  tahoe-ts put notes.txt URI:SSK:…          # overwrites that mutable file, same cap
+The cap is a secret: anyone holding it can read the file (a write cap: change it).
+Exit codes: 0 uploaded; 2 bad arguments, path or alias; 69 node not running or not enough servers; 65 data problem (a concurrent writer: WriteConflict).`);
   withNodeDirectory(cmd);
   cmd.action(async (file: string | undefined, to: string | undefined, flags: PutFlags, self: Command) => {
-    if (to !== undefined) {
-      throw new TahoeError('UsageError', `put FILE ${to}: uploading into a directory is not supported yet`, { hint: 'run `tahoe-ts put FILE` to upload an unlinked file and keep the printed cap' });
-    }
     const format = (flags.format ?? 'CHK').toUpperCase();
-    if (flags.mutable === true || format === 'SDMF' || format === 'MDMF') {
-      throw new TahoeError('UsageError', 'mutable files (--mutable, --format=SDMF/MDMF) are not supported by tahoe-ts yet', { hint: 'leave out --mutable/--format to upload an immutable file' });
-    }
-    if (format !== 'CHK') throw new TahoeError('UsageError', `--format=${flags.format ?? ''} is not a file format`, { hint: 'use --format=CHK (the default)' });
-    const client = await GatewayClient.forNodeDirectory(nodeDirectoryOf(self));
+    if (format !== 'CHK' && format !== 'SDMF' && format !== 'MDMF') throw new TahoeError('UsageError', `--format=${flags.format ?? ''} is not a file format`, { hint: 'use --format=CHK (the default), SDMF or MDMF' });
+    const nodeDirectory = nodeDirectoryOf(self);
     const fromStdin = file === undefined || file === '-';
+    const destination = to === undefined ? undefined : await putDestination(nodeDirectory, to, fromStdin ? undefined : file);
+    const tree = await DirectoryClient.forNodeDirectory(nodeDirectory);
+    const client = tree.gateway;
     let size: number | undefined;
     if (!fromStdin) {
       try {
@@ -62,12 +74,16 @@ Exit codes: 0 uploaded; 2 bad arguments; 69 node not running or not enough serve
     let sent = 0;
     const gridPhase = progress === undefined ? undefined : watchGridPhase(client, progress, () => sent, size);
     try {
-      const cap = await client.putFile(source, size, {
-        onSent: (n) => {
-          sent = n;
-          progress?.update(n);
-        },
-      });
+      const onSent = (n: number): void => {
+        sent = n;
+        progress?.update(n);
+      };
+      const writeOptions = { format, mutable: flags.mutable === true, onSent };
+      const cap = destination === undefined
+        ? (await tree.put(undefined, [], source, size, writeOptions)).cap
+        : destination.kind === 'overwrite'
+          ? await tree.overwrite(destination.cap, source, size, { onSent })
+          : (await tree.put(destination.rootCap, destination.path, source, size, writeOptions)).cap;
       gridPhase?.stop();
       progress?.clear();
       process.stdout.write(`${cap}\n`);
@@ -79,6 +95,28 @@ Exit codes: 0 uploaded; 2 bad arguments; 69 node not running or not enough serve
   });
   cmd.copyInheritedSettings(program);
   program.addCommand(cmd);
+}
+
+type PutDestination = { kind: 'overwrite'; cap: string } | { kind: 'path'; rootCap: string; path: readonly string[] };
+
+/** TO: a mutable write cap (overwrite in place) or a path where the new file is linked. */
+async function putDestination(nodeDirectory: string, to: string, localFile: string | undefined): Promise<PutDestination> {
+  const text = to.trim();
+  if (text.startsWith('URI:') && !text.includes('/') && !text.includes(':./')) {
+    const cap = parseCap(text);
+    if (cap.type === 'SSK' || cap.type === 'MDMF') return { kind: 'overwrite', cap: text };
+    if (!cap.type.startsWith('DIR2')) {
+      throw new TahoeError('UsageError', `put FILE ${cap.type === 'unknown' ? 'CAP' : `URI:${cap.type}:…`}: only a mutable file's write cap can be overwritten`, {
+        hint: cap.type === 'SSK-RO' || cap.type === 'MDMF-RO' ? 'this is a read cap: use the write cap (URI:SSK:… or URI:MDMF:…)' : 'to link the new file into a directory give DIRCAP/NAME or ALIAS:NAME',
+      });
+    }
+  }
+  const target = await resolveGridArgument(nodeDirectory, text);
+  if (target.trailingSlash || target.path.length === 0) {
+    if (localFile === undefined) throw new TahoeError('UsageError', `put - ${to}: give the new file's name (${to.replace(/\/?$/, '/')}NAME)`, { hint: 'data from stdin has no name of its own' });
+    return { kind: 'path', rootCap: target.rootCap, path: [...target.path, path.basename(localFile)] };
+  }
+  return { kind: 'path', rootCap: target.rootCap, path: target.path };
 }
 
 /**
