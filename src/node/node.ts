@@ -673,6 +673,7 @@ export class TahoeNode implements TahoeNodeApi {
       leaseSecret: await loadOrCreateSecret(this.directory, 'secret'),
       convergenceSecret: await loadOrCreateSecret(this.directory, 'convergence'),
       encoding: { k: shares.needed, happy: shares.happy, n: shares.total, maxSegmentSize: config.client.maxSegmentSize },
+      mutableFormat: config.client.mutableFormat === 'mdmf' ? 'MDMF' : 'SDMF',
       logger: this.log,
       timing: this.options.timing?.grid,
     });
