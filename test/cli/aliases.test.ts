@@ -122,3 +122,20 @@ test('add-alias and list-aliases as CLI processes (no node needed)', async (t) =
   assert.match(noDefault.stderr, /default "tahoe" alias doesn't exist/);
   assert.match(noDefault.stderr, /hint: create it with `tahoe-ts create-alias tahoe`/);
 });
+
+test('fuzz: the aliases file and path arguments give a result or a TahoeError, nothing else', () => {
+  const bits = [':', ' ', '\n', '\r\n', '#', 'tahoe', 'URI:', 'DIR2', '/', ':./', '\u00e9', '\t', 'x', DIRCAP, '\uFEFF'];
+  const pick = (): string => bits[Math.floor(Math.random() * bits.length)];
+  const aliases = parseAliases(`tahoe: ${DIRCAP}\nwork: ${OTHER}\nbad: URI:CHK:x\n`);
+  for (let i = 0; i < 5000; i++) {
+    const text = Array.from({ length: Math.floor(Math.random() * 12) }, pick).join('');
+    for (const run of [() => parseAliases(text), () => resolvePath(text, aliases), () => resolvePath(text, aliases, { defaultAlias: null }), () => checkAliasName(text)]) {
+      try {
+        run();
+      } catch (e) {
+        assert.ok(e instanceof TahoeError, `${JSON.stringify(text)}: ${String(e)}`);
+        assert.ok(['NodeDirInvalid', 'UsageError', 'CapInvalid'].includes(e.kind), `${JSON.stringify(text)}: ${e.kind}`);
+      }
+    }
+  }
+});

@@ -28,6 +28,7 @@ import { killAndWait } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
 import { createNode } from '../../src/config/create.js';
+import { editTahoeCfg } from '../../src/config/keys.js';
 import { tahoeTsArgv } from '../web/cli-process.js';
 
 interface Result {
@@ -278,9 +279,12 @@ test('directory verbs through running client nodes', { timeout: 600_000 }, async
       command: 'create-client', directory: bDir, nickname: 'client-b', introducer: grid.introducer.introducerFurl ?? '',
       webport: `tcp:${await freePort()}:interface=127.0.0.1`, sharesNeeded: 3, sharesHappy: 4, sharesTotal: 4,
     });
+    await editTahoeCfg(bDir, [{ section: 'client', key: 'mutable.format', value: 'mdmf' }]);
     const b: RunningNode = { dir: bDir, base: '', child: undefined, log: '' };
     nodes.push(b);
     await start(b);
+    assert.match(await ok(['put', '-d', bDir, '--mutable', '-'], Buffer.from('x')), /^URI:MDMF:/, 'B\'s [client] mutable.format = mdmf');
+    assert.match(await ok(['mkdir', '-d', bDir]), /^URI:DIR2-MDMF:/);
     const shared = (await ok(['mkdir', ...d, 'tahoe:shared'])).trim();
     await ok(['add-alias', '-d', bDir, 'shared', shared]);
     // Directory changes from both nodes at once: each is re-applied after a conflict.
