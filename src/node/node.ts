@@ -31,6 +31,7 @@ import path from 'node:path';
 import { TahoeError, asTahoeError, isTahoeError } from '../errors.js';
 import { Logger, redact, type LogSink } from '../log.js';
 import { loadNodeDirectory } from '../config/node-dir.js';
+import { acquireNodeLock, type NodeLock } from '../config/node-lock.js';
 import type { NodeConfig } from '../config/node-config.js';
 import type { NodeType } from '../config/schema.js';
 import { loadOrCreateNodeCertificate, loadOrCreateNodeKey, loadOrCreateSecret, readIntroducers, readNodeFile, writePermutationSeed } from '../config/keys.js';
@@ -215,6 +216,7 @@ export class TahoeNode implements TahoeNodeApi {
   private routedTransports: ReadonlyMap<TransportName, Transport> = new Map();
   private routerDisabled: Partial<Record<'tor' | 'i2p', string>> = {};
   private stopping: Promise<void> | undefined;
+  private lock: NodeLock | undefined;
 
   private constructor(private readonly options: TahoeNodeOptions) {
     this.directory = path.resolve(options.directory);
@@ -322,6 +324,9 @@ export class TahoeNode implements TahoeNodeApi {
   private async boot(): Promise<void> {
     // 1. Configuration, permissions and privacy: all checked before any socket exists.
     const loaded = await loadNodeDirectory(this.directory);
+    // Before anything writes to the directory: a second node on it would empty the first
+    // one's storage/shares/incoming and race it on every file.
+    this.lock = await acquireNodeLock(this.directory);
     const config = loaded.config;
     this.cfg = config;
     this.type = loaded.nodeType;
@@ -766,6 +771,7 @@ export class TahoeNode implements TahoeNodeApi {
     for (const name of ['tor', 'tcp'] as const) await step(`${name} transport`, () => this.transports.get(name)?.close());
     if (this.cfg !== undefined) this.log.info('node stopped');
     await this.fileSink?.close();
+    await step('node lock', () => this.lock?.release());
   }
 }
 
