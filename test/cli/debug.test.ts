@@ -46,11 +46,12 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[]): Promise<Run> {
+function run(args: string[], stdin?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
     // never fall back to a real ~/.tahoe-ts or $TAHOE_TS_NODE_DIRECTORY
     const env = { ...process.env, TAHOE_TS_NODE_DIRECTORY: path.join(REPO_ROOT, 'no-such-node-directory'), TAHOE_TS_LOG_SENSITIVE: undefined };
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(stdin ?? '');
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -135,6 +136,10 @@ test('encode writes N share files; decode rebuilds from any k, survives corrupti
   // to stdout
   const toStdout = await run(['debug', 'decode', shares, cap]);
   assert.ok(toStdout.stdout.equals(data));
+  // the cap from stdin ("-"): never on the command line, where ps shows it
+  const fromStdin = await run(['debug', 'decode', shares, '-'], `${cap}\n`);
+  assert.equal(fromStdin.code, EXIT.OK, fromStdin.stderr);
+  assert.ok(fromStdin.stdout.equals(data));
 
   // corrupt share 0 in its data, delete shares 1, 2 and 6: shares 3, 4, 5 remain valid
   const share0 = readFileSync(path.join(shares, '0'));
@@ -177,6 +182,19 @@ test('decode: bad caps and LIT caps', async (t) => {
   const lit = await run(['debug', 'decode', dir, 'URI:LIT:nbswy3dp']);
   assert.equal(lit.code, EXIT.OK);
   assert.equal(lit.stdout.toString(), 'hello');
+  const litStdin = await run(['debug', 'decode', dir, '-'], '  URI:LIT:nbswy3dp  \r\nignored second line\n');
+  assert.equal(litStdin.code, EXIT.OK, litStdin.stderr);
+  assert.equal(litStdin.stdout.toString(), 'hello');
+  const noCap = await run(['debug', 'decode', dir, '-'], '');
+  assert.equal(noCap.code, EXIT.USAGE);
+  assert.match(noCap.stderr, /no cap on standard input/);
+  assert.match(noCap.stderr, /hint: .*</);
+  const junk = await run(['debug', 'decode', dir, '-'], 'x'.repeat(100_000));
+  assert.equal(junk.code, EXIT.USAGE);
+  assert.match(junk.stderr, /longer than/);
+  const help = await run(['debug', 'decode', '--help']);
+  assert.match(help.stdout.toString(), /"-" reads it from standard input/);
+  assert.match(help.stdout.toString(), /\bps\b/);
   const none = await run(['debug', 'decode', path.join(dir, 'nope'), 'URI:CHK:yzxcoagbetwet65ltjpbqyli3m:6b7inuiha2xdtgqzd55i6aeggutnxzr6qfwpv2ep5xlln6pgef7a:1:1:56']);
   assert.equal(none.code, EXIT.USAGE);
   assert.match(none.stderr, /cannot list/);

@@ -110,6 +110,10 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
     assert.match(small.stdout.toString('utf8'), /^URI:LIT:/);
     const tiny = await cli(['get', '-d', clientDir, small.stdout.toString('utf8').trim(), '-']);
     assert.equal(tiny.stdout.toString('utf8'), 'tiny');
+    // get - : the cap from stdin, off the command line (ps)
+    const capFromStdin = await cli(['get', '-d', clientDir, '-'], Buffer.from(`${cap}\n`));
+    assert.equal(capFromStdin.code, 0, capFromStdin.stderr);
+    assert.ok(capFromStdin.stdout.equals(data));
   });
 
   await t.test('errors: bad cap (2), missing file (2), lost file (65, OUT untouched), --mutable, an unknown alias (2)', async () => {

@@ -18,6 +18,7 @@ import { isLiteralSize, litCap } from '../../immutable/lit.js';
 import { DEFAULT_ENCODING, type EncodingParameters } from '../../immutable/params.js';
 import type { ByteSource } from '../../immutable/source.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
+import { SECRET_ARGUMENT_HELP, secretArgument } from '../secret-argument.js';
 
 interface EncodingFlags {
   convergence?: string;
@@ -242,8 +243,11 @@ export function register(program: Command): void {
   addEncodingOptions(debug.command('encode <FILE>').description('encode FILE into share files DIR/0, DIR/1, … (the bytes a client uploads) and print its cap'))
     .requiredOption('--out <DIR>', 'directory for the share files')
     .action(async (file: string, flags: EncodingFlags & { out: string }, cmd: Command) => encodeCommand(file, flags, cmd));
-  debug.command('decode <DIR> <CAP>')
+  debug.command('decode')
     .description('rebuild a file from the share files in DIR (any k of them), verifying everything; with a verify cap, check the shares')
+    .argument('<DIR>', 'the share files (as `debug encode --out` wrote them)')
+    .argument('<CAP>', `the read or verify cap; ${SECRET_ARGUMENT_HELP}`)
     .option('--out <FILE>', 'write the file here (default: standard output)')
-    .action(async (dir: string, cap: string, flags: { out?: string }) => decodeCommand(dir, cap, flags));
+    .action(async (dir: string, cap: string, flags: { out?: string }) =>
+      decodeCommand(dir, await secretArgument(cap, 'cap', 'tahoe-ts debug decode DIR - < cap.txt'), flags));
 }

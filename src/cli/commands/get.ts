@@ -23,6 +23,7 @@ import { resolveGridArgument, type GridPath } from '../aliases.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { ProgressLine } from '../progress.js';
+import { SECRET_ARGUMENT_HELP, secretArgument } from '../secret-argument.js';
 
 interface GetFlags {
   progress?: boolean;
@@ -31,7 +32,7 @@ interface GetFlags {
 export function register(program: Command): void {
   const cmd = new Command('get')
     .description('Download a file from the grid through the running node.')
-    .argument('<FROM>', 'the file: a cap (URI:CHK:…, URI:LIT:…, URI:SSK:…, URI:MDMF:…), ALIAS:PATH, PATH (below tahoe:) or DIRCAP/PATH')
+    .argument('<FROM>', `the file: a cap (URI:CHK:…, URI:LIT:…, URI:SSK:…, URI:MDMF:…), ALIAS:PATH, PATH (below tahoe:) or DIRCAP/PATH; ${SECRET_ARGUMENT_HELP} (a file named "-" is tahoe:-)`)
     .argument('[OUT]', 'where to write it; "-" or nothing writes to stdout')
     .option('--no-progress', 'no progress line, even on a terminal')
     .addHelpText('after', `
@@ -39,7 +40,7 @@ Exit codes: 0 downloaded; 2 bad cap, path or arguments, no such file; 69 node no
   withNodeDirectory(cmd);
   cmd.action(async (fromText: string, out: string | undefined, flags: GetFlags, self: Command) => {
     const nodeDirectory = nodeDirectoryOf(self);
-    const from = await sourceOf(nodeDirectory, fromText);
+    const from = await sourceOf(nodeDirectory, await secretArgument(fromText, 'cap', 'tahoe-ts get - OUT < cap.txt'));
     const client = await DirectoryClient.forNodeDirectory(nodeDirectory);
     const toStdout = out === undefined || out === '-';
     const partial = toStdout ? undefined : path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.tahoe-ts-${randomBytes(6).toString('hex')}.part`);
