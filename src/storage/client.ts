@@ -97,6 +97,12 @@ interface RequestSpec {
   call?: CallOptions;
   /** Overall time limit (the version probe). */
   totalTimeoutMs?: number;
+  /**
+   * Safe to send again after a pooled connection died under it (GET requests always
+   * are). The server may have acted on the first copy: only requests whose repetition
+   * changes nothing and is answered the same qualify.
+   */
+  resendable?: true;
 }
 
 interface Response {
@@ -232,9 +238,12 @@ export class StorageClient {
 
   private request(spec: RequestSpec): Promise<Response> {
     return this.requestOnce(spec).catch((e: unknown) => {
-      // A pooled connection the server closed while idle fails the next request at once;
-      // one retry on a fresh connection is safe for requests we can resend whole.
-      if (e instanceof StaleConnection) return this.requestOnce(spec);
+      // A pooled connection the server closed while idle fails the next request at once,
+      // but so does one that died after the server processed the request. Only requests
+      // that may run twice get one retry on a fresh connection: an allocation or a
+      // read-test-write would be answered differently (the upload secret already holds
+      // the shares: empty sets; the test now fails), an abort with 404, advice twice.
+      if (e instanceof StaleConnection && (spec.method === 'GET' || spec.resendable === true)) return this.requestOnce(spec);
       throw e;
     });
   }
@@ -380,6 +389,8 @@ export class StorageClient {
       expect: 'empty',
       okStatuses: [204],
       call,
+      // Renewing twice renews the same lease (same renew secret).
+      resendable: true,
     });
   }
 
@@ -415,6 +426,9 @@ export class StorageClient {
       expect: 'cbor',
       okStatuses: [200, 201],
       call,
+      // Identical bytes over a written range are accepted again (storage-protocol.md §5).
+      // Only if the first copy completed the share does the second get a 404.
+      resendable: true,
     });
     const required = this.parse(parseWriteResponse, r.body, 'write response');
     return { complete: r.status === 201, required };

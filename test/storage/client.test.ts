@@ -14,6 +14,7 @@ import { spkiHash } from '../../src/crypto/certificate.js';
 import { StorageClient } from '../../src/storage/client.js';
 import type { StorageClientOptions } from '../../src/storage/client.js';
 import { encodeCbor } from '../../src/storage/cbor.js';
+import { buildAllocateResponse, buildReadTestWriteResponse, buildShareSet, buildWriteResponse } from '../../src/storage/messages.js';
 import { TcpTransport } from '../../src/net/tcp.js';
 import { OPEN_GATE } from '../../src/net/socket.js';
 import { isTahoeError } from '../../src/errors.js';
@@ -135,6 +136,66 @@ test('a pooled connection closed by the server is replaced transparently', async
   await c.version();
   await c.listImmutableShares(SI);
   assert.ok(s.dials.count >= 2);
+});
+
+test('a request the server processed before dropping the pooled connection is resent only when that is safe', async (t) => {
+  // Each connection answers its first request; a later request on it is read whole (as if
+  // processed) and then the connection dies without an answer, as when a server crashes.
+  const seen: string[] = [];
+  const requestsOnSocket = new WeakMap<object, number>();
+  const { client } = await faultServer(t, (req, res) => {
+    const n = (requestsOnSocket.get(req.socket) ?? 0) + 1;
+    requestsOnSocket.set(req.socket, n);
+    req.resume();
+    req.on('end', () => {
+      const route = `${req.method ?? '?'} ${(req.url ?? '').replace(/[a-z2-7]{26}/, ':si')}`;
+      seen.push(route);
+      if (n > 1) {
+        req.socket.destroy();
+        return;
+      }
+      const cbor = (status: number, body: Buffer) => {
+        res.writeHead(status, { 'content-type': 'application/cbor' });
+        res.end(body);
+      };
+      if (route.endsWith('/shares')) cbor(200, buildShareSet([]));
+      else if (route === 'POST /storage/v1/immutable/:si') cbor(200, buildAllocateResponse({ alreadyHave: [], allocated: [0] }));
+      else if (route.startsWith('PATCH')) cbor(201, buildWriteResponse([]));
+      else if (route.endsWith('/read-test-write')) cbor(200, buildReadTestWriteResponse({ success: true, data: new Map() }));
+      else if (route.startsWith('PUT')) {
+        res.writeHead(route.endsWith('/abort') ? 200 : 204);
+        res.end();
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+  });
+  const secret = () => randomBytes(32);
+  /** Run `op` on a pooled connection; returns its outcome and the requests the server saw for it. */
+  const onPooledConnection = async (op: () => Promise<unknown>): Promise<{ outcome: string; seen: string[] }> => {
+    await client.listImmutableShares(SI); // a fresh connection, kept in the pool
+    seen.length = 0;
+    const outcome = await op().then(() => 'ok', (e: unknown) => (isTahoeError(e) ? e.kind : String(e)));
+    return { outcome, seen: [...seen] };
+  };
+  const upload = secret();
+  // Not resent: the server may have acted on it, and a second try would be answered differently.
+  const allocate = await onPooledConnection(() => client.allocateImmutable(SI, { shareNumbers: [0], allocatedSize: 10, renewSecret: secret(), cancelSecret: secret(), uploadSecret: upload }));
+  assert.deepEqual(allocate, { outcome: 'ServerUnreachable', seen: ['POST /storage/v1/immutable/:si'] }, 'an allocation is never sent twice');
+  const rtw = await onPooledConnection(() => client.readTestWrite(SI, { writeEnabler: secret(), renewSecret: secret(), cancelSecret: secret() }, { testWriteVectors: new Map([[0, { test: [], write: [{ offset: 0, data: Buffer.from('x') }], newLength: null }]]), readVector: [] }));
+  assert.deepEqual(rtw, { outcome: 'ServerUnreachable', seen: ['POST /storage/v1/mutable/:si/read-test-write'] });
+  const abort = await onPooledConnection(() => client.abortImmutable(SI, 0, upload));
+  assert.deepEqual(abort, { outcome: 'ServerUnreachable', seen: ['PUT /storage/v1/immutable/:si/0/abort'] });
+  const corrupt = await onPooledConnection(() => client.adviseCorruptImmutable(SI, 0, 'bad'));
+  assert.deepEqual(corrupt, { outcome: 'ServerUnreachable', seen: ['POST /storage/v1/immutable/:si/0/corrupt'] });
+  // Resent on a fresh connection: reads, lease renewal, and PATCH (identical bytes are accepted again).
+  const list = await onPooledConnection(() => client.listMutableShares(SI));
+  assert.deepEqual(list, { outcome: 'ok', seen: ['GET /storage/v1/mutable/:si/shares', 'GET /storage/v1/mutable/:si/shares'] });
+  const renew = await onPooledConnection(() => client.renewLease(SI, secret(), secret()));
+  assert.deepEqual(renew, { outcome: 'ok', seen: ['PUT /storage/v1/lease/:si', 'PUT /storage/v1/lease/:si'] });
+  const patch = await onPooledConnection(() => client.writeImmutable(SI, 0, upload, 0, Buffer.from('0123456789')));
+  assert.deepEqual(patch, { outcome: 'ok', seen: ['PATCH /storage/v1/immutable/:si/0', 'PATCH /storage/v1/immutable/:si/0'] });
 });
 
 test('large reads are split at the response cap and return exactly the bytes asked for', async (t) => {
