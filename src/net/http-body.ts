@@ -41,6 +41,9 @@ export async function* requestChunks(req: IncomingMessage): AsyncGenerator<Buffe
   req.on('error', onFailure);
   req.on('aborted', onFailure);
   req.on('close', onClose);
+  // A request destroyed before we looked (the client went away while the caller was busy
+  // elsewhere) emits nothing more: without this check the loop would wait forever.
+  if (req.destroyed && !ended) onFailure(req.errored ?? undefined);
   req.resume();
   try {
     while (true) {
