@@ -41,6 +41,7 @@ import {
 import { normalizeName, type ChildInput, type DirectoryChild } from '../dirnode/directory.js';
 import { pyJsonLoads, type PyJsonObject, type PyJsonValue } from '../dirnode/pyjson.js';
 import { formatMutableCap, readCapOf, type MutableFileCap, type MutableFormat } from '../mutable/caps.js';
+import { readBodyWithin, requestChunks } from '../net/http-body.js';
 import { webError } from './http-errors.js';
 import { SpoolFile } from './spool.js';
 import type { OperationHandle, OperationTable } from './operations.js';
@@ -258,25 +259,22 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Read a whole request body of at most `limit` bytes. */
+/**
+ * Read a whole request body of at most `limit` bytes. Not `for await` over the request:
+ * leaving that loop early destroys the connection, and the 413 would never arrive.
+ */
 async function readBody(req: IncomingMessage, limit: number, what: string, signal: AbortSignal): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(what, limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let body: Buffer | undefined;
   try {
-    for await (const chunk of req) {
-      if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
-      size += (chunk as Buffer).length;
-      if (size > limit) throw tooLarge(what, limit);
-      chunks.push(chunk as Buffer);
-    }
+    body = await readBodyWithin(req, limit);
   } catch (e) {
-    if (e instanceof TahoeError) throw e;
     throw new TahoeError('Aborted', 'the request ended before its body was complete', { cause: e, hint: 'the client disconnected; send the request again' });
   }
-  if (!req.complete) throw new TahoeError('Aborted', 'the request ended before its body was complete', { hint: 'the client disconnected; send the request again' });
-  return Buffer.concat(chunks);
+  if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
+  if (body === undefined) throw tooLarge(what, limit);
+  return body;
 }
 
 function tooLarge(what: string, limit: number): TahoeError {
@@ -442,7 +440,7 @@ export class DirectoryRoutes {
       let spool: SpoolFile | undefined;
       let filename: string | undefined;
       try {
-        const form = await readMultipart(req, multipartBoundary(req.headers['content-type']), {
+        const form = await readMultipart(requestChunks(req), multipartBoundary(req.headers['content-type']), {
           isFilePart: (info) => info.name === 'file',
           onFileStart: async (info) => {
             if (spool !== undefined) throw webError(400, 'BadInput', 'the form has more than one field named "file"', 'upload one file per request');
@@ -998,19 +996,28 @@ async function readSpool(spool: SpoolFile): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** The request body to a spool file, with its own backpressure. */
-async function spoolRequest(req: IncomingMessage, spool: SpoolFile, op: OperationHandle, signal: AbortSignal): Promise<void> {
+/**
+ * The request body to a spool file, with its own backpressure (the gateway's uploads use it
+ * too). A failing write (a full disk) leaves the connection up for the error answer.
+ */
+export async function spoolRequest(req: IncomingMessage, spool: SpoolFile, op: OperationHandle, signal: AbortSignal): Promise<void> {
+  const chunks = requestChunks(req);
   try {
-    for await (const chunk of req) {
+    for (;;) {
+      let next: IteratorResult<Buffer>;
+      try {
+        next = await chunks.next();
+      } catch (e) {
+        throw new TahoeError('Aborted', 'the upload ended before its body was complete', { cause: e, hint: 'the client disconnected; upload again' });
+      }
+      if (next.done === true) break;
       if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
-      await spool.write(chunk as Buffer);
+      await spool.write(next.value);
       op.received(spool.size);
     }
-  } catch (e) {
-    if (e instanceof TahoeError) throw e;
-    throw new TahoeError('Aborted', 'the upload ended before its body was complete', { cause: e, hint: 'the client disconnected; upload again' });
+  } finally {
+    await chunks.return(undefined);
   }
-  if (!req.complete) throw new TahoeError('Aborted', 'the upload ended before its body was complete', { hint: 'the client disconnected; upload again' });
   await spool.finish();
 }
 

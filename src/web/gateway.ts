@@ -42,6 +42,7 @@ import { sha256 } from '../crypto/hashes.js';
 import { base32Encode } from '../crypto/base32.js';
 import { parseCap } from '../caps/caps.js';
 import { listenTcp, type TcpListenerHandle } from '../net/tls.js';
+import { requestChunks } from '../net/http-body.js';
 import { isLoopbackAddress, hostForUrl } from '../net/hints/host.js';
 import { parseServerEndpoint } from '../net/hints/server.js';
 import type { GridClient, FileInfo } from '../grid/client.js';
@@ -54,7 +55,7 @@ import { OperationTable, type OperationHandle } from './operations.js';
 import { welcomeHtml, welcomeJson } from './welcome.js';
 import { attachmentDisposition, contentTypeFor } from './mime.js';
 import { escapeHtml } from './html.js';
-import { DirectoryRoutes, isMutableFileCap, isTreeCap } from './directory.js';
+import { DirectoryRoutes, isMutableFileCap, isTreeCap, spoolRequest } from './directory.js';
 
 /** What the gateway needs from a node: the grid client and the status for the welcome page. */
 export interface GatewayNode {
@@ -216,6 +217,8 @@ class Gateway implements RunningWebGateway {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const controller = new AbortController();
+    // Kept here: a request destroyed by an early exit from reading its body has no socket any more.
+    const socket = req.socket;
     this.controllers.add(controller);
     res.on('close', () => {
       this.controllers.delete(controller);
@@ -231,7 +234,7 @@ class Gateway implements RunningWebGateway {
       if (err.kind === 'Internal') this.log.error(`${req.method ?? '?'} ${describePath(req.url)}:`, err);
       else if (err.kind !== 'Aborted') this.log.debug(`${req.method ?? '?'} ${describePath(req.url)}: ${err.kind}:`, err.message);
       // A body we did not read would be parsed as the next request: close instead.
-      if (!req.complete) res.once('finish', () => req.socket.destroy());
+      if (!req.complete) res.once('finish', () => socket.destroy());
     }
   }
 
@@ -412,7 +415,7 @@ class Gateway implements RunningWebGateway {
     let cap: string;
     try {
       spool = await SpoolFile.create(this.options.tempDir);
-      await spoolBody(req, spool, op, signal);
+      await spoolRequest(req, spool, op, signal);
       cap = await this.upload(grid, spool, op, signal);
     } finally {
       op.done();
@@ -435,7 +438,7 @@ class Gateway implements RunningWebGateway {
     let size: number;
     let redirect: string | undefined;
     try {
-      const form = await readMultipart(req, boundary, {
+      const form = await readMultipart(requestChunks(req), boundary, {
         isFilePart: (info) => info.name === 'file',
         onFileStart: async (info) => {
           if (spool !== undefined) throw webError(400, 'BadInput', 'the form has more than one field named "file"', 'upload one file per request');
@@ -684,22 +687,6 @@ function prefersHtml(req: IncomingMessage): boolean {
 
 function throwIfSignalled(signal: AbortSignal): void {
   if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
-}
-
-/** The spool loop: request bytes to disk, with the request's own backpressure. */
-async function spoolBody(req: IncomingMessage, spool: SpoolFile, op: OperationHandle, signal: AbortSignal): Promise<void> {
-  try {
-    for await (const chunk of req) {
-      throwIfSignalled(signal);
-      await spool.write(chunk as Buffer);
-      op.received(spool.size);
-    }
-  } catch (e) {
-    if (e instanceof TahoeError) throw e;
-    throw new TahoeError('Aborted', 'the upload ended before its body was complete', { cause: e, hint: 'the client disconnected; upload again' });
-  }
-  if (!req.complete) throw new TahoeError('Aborted', 'the upload ended before its body was complete', { hint: 'the client disconnected; upload again' });
-  await spool.finish();
 }
 
 function etagFor(cap: string, info: FileInfo, t: string): string {
