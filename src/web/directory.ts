@@ -227,13 +227,24 @@ function unknownFormat(format: string): TahoeError {
 }
 
 /**
- * `when_done` may name any place on this gateway (Tahoe's own forms use "."), but never
- * another site: the new cap could be handed to it.
+ * `when_done` redirects stay on this gateway: a redirect to another site would hand it the
+ * new cap (substituted for `%(uri)s`). Tahoe allows any URL; we do not. The value is judged
+ * as a browser resolves a Location header (WHATWG URL), which drops tabs and newlines and
+ * reads backslashes as slashes, so "/\t/evil.example" is refused like "//evil.example".
+ * Paths (`/uri/…`) and relative references (Tahoe's forms use ".") are fine.
  */
-function safeRedirect(value: string): string {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(value) || value.startsWith('//') || /[\\\r\n\0]/.test(value)) {
-    throw webError(400, 'BadInput', 'when_done must stay on this gateway (a path, not a URL of another site)', 'e.g. when_done=/uri/$DIRCAP/ or when_done=.');
+export function sameSiteRedirect(value: string): string {
+  const refused = (): TahoeError => webError(400, 'BadInput', 'when_done must stay on this gateway (a path such as /uri/%(uri)s or ".", not a URL of another site)', 'redirects to other sites could leak the new cap: give a path on this gateway');
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(value) || URL.canParse(value)) throw refused();
+  const here = 'http://gateway.invalid';
+  let resolved: URL;
+  try {
+    resolved = new URL(value, `${here}/uri/x/`);
+  } catch {
+    throw refused();
   }
+  if (resolved.origin !== here) throw refused();
   return value;
 }
 
@@ -414,6 +425,9 @@ export class DirectoryRoutes {
     let body: RequestBody | undefined;
     try {
       body = await this.readArguments(req, method, query, signal);
+      // Refused before anything changes, not after the upload it would have followed.
+      const whenDone = body.args.get('when_done');
+      if (method === 'POST' && whenDone !== undefined && whenDone !== '') sameSiteRedirect(whenDone);
       const position = await this.locate(root, names, method, body, trailingSlash, signal);
       await this.dispatch(req, res, method, position, body, signal);
     } catch (e) {
@@ -574,7 +588,7 @@ export class DirectoryRoutes {
 
   private async finishPost(res: ServerResponse, body: RequestBody, text: string): Promise<void> {
     const whenDone = body.args.get('when_done');
-    if (whenDone !== undefined && whenDone !== '') return redirect(res, safeRedirect(whenDone));
+    if (whenDone !== undefined && whenDone !== '') return redirect(res, sameSiteRedirect(whenDone));
     sendText(res, 200, text);
   }
 

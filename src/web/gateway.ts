@@ -55,7 +55,7 @@ import { OperationTable, type OperationHandle } from './operations.js';
 import { welcomeHtml, welcomeJson } from './welcome.js';
 import { attachmentDisposition, contentTypeFor } from './mime.js';
 import { escapeHtml } from './html.js';
-import { DirectoryRoutes, isMutableFileCap, isTreeCap, spoolRequest } from './directory.js';
+import { DirectoryRoutes, isMutableFileCap, isTreeCap, sameSiteRedirect, spoolRequest } from './directory.js';
 
 /** What the gateway needs from a node: the grid client and the status for the welcome page. */
 export interface GatewayNode {
@@ -462,7 +462,7 @@ class Gateway implements RunningWebGateway {
       const how = this.checkFormat(args, form.fields);
       if (spool === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
       const whenDone = args.get('when_done') ?? form.fields.get('when_done');
-      redirect = whenDone === undefined || whenDone === '' ? undefined : checkWhenDone(whenDone);
+      redirect = whenDone === undefined || whenDone === '' ? undefined : sameSiteRedirect(whenDone);
       size = spool.size;
       cap = how.mutable ? await this.tree.createMutableFromSpool(spool, how.format, signal) : await this.upload(grid, spool, op, signal);
     } finally {
@@ -663,17 +663,6 @@ function checkPostT(t: string): void {
     throw webError(400, 'BadInput', `POST /uri with t=${t} in the form body`, `give t=${t} in the query string: POST /uri?t=${t}`);
   }
   throw webError(400, 'BadInput', `POST /uri does not take t=${t.slice(0, 40)}`, '/uri accepts PUT, POST?t=upload and GET?uri=CAP');
-}
-
-/**
- * `when_done` must stay on this gateway: an absolute URL elsewhere would hand the new
- * cap (substituted for `%(uri)s`) to another site. Tahoe allows any URL; we do not.
- */
-function checkWhenDone(value: string): string {
-  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || /[\r\n\0]/.test(value)) {
-    throw webError(400, 'BadInput', 'when_done must be a path on this gateway (starting with a single "/")', 'e.g. when_done=/uri/%(uri)s — redirects to other sites could leak the new cap');
-  }
-  return value;
 }
 
 function isTrue(v: string | null | undefined): boolean {

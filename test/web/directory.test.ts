@@ -326,8 +326,12 @@ test('directories and mutable files through the web gateway', async (t) => {
     const named = formBody([{ name: 't', data: 'upload' }, { name: 'name', data: 'renamed.txt' }, { name: 'format', data: 'sdmf' }, { name: 'file', filename: 'x', data: 'mutable via form' }]);
     const m = await request(pathUrl(base, root, 'uploads'), { method: 'POST', body: named.body, headers: { 'Content-Type': named.contentType } });
     assert.match(m.text, /^URI:SSK:/);
-    const evil = formBody([{ name: 't', data: 'upload' }, { name: 'when_done', data: 'https://evil.example/%(uri)s' }, { name: 'file', filename: 'y', data: 'x' }]);
-    assertError(await request(pathUrl(base, root, 'uploads'), { method: 'POST', body: evil.body, headers: { 'Content-Type': evil.contentType } }), 400, 'BadInput');
+    // Browsers drop the tab and read "/\t/evil.example" as "//evil.example": another site.
+    for (const whenDone of ['https://evil.example/%(uri)s', '/\t/evil.example/%(uri)s', '/\\evil.example/%(uri)s', '//evil.example/%(uri)s']) {
+      const evil = formBody([{ name: 't', data: 'upload' }, { name: 'when_done', data: whenDone }, { name: 'file', filename: 'y', data: 'x' }]);
+      assertError(await request(pathUrl(base, root, 'uploads'), { method: 'POST', body: evil.body, headers: { 'Content-Type': evil.contentType } }), 400, 'BadInput');
+    }
+    assert.equal((await request(pathUrl(base, root, 'uploads/y'))).status, 404, 'a refused when_done stores nothing');
     const noName = formBody([{ name: 't', data: 'upload' }, { name: 'file', data: 'x' }]);
     assertError(await request(pathUrl(base, root, 'uploads'), { method: 'POST', body: noName.body, headers: { 'Content-Type': noName.contentType } }), 400, 'BadInput');
     const slash = formBody([{ name: 't', data: 'upload' }, { name: 'name', data: 'a/b' }, { name: 'file', data: 'x' }]);

@@ -239,9 +239,12 @@ test('web gateway on a 4-server grid', async (t) => {
     const r2 = await request(`${base}/uri`, { method: 'POST', body: noFile.body, headers: { 'Content-Type': noFile.contentType } });
     assert.equal(r2.status, 400);
     assert.match(r2.text, /no field named "file"/);
-    const foreign = formBody([{ name: 't', data: 'upload' }, { name: 'when_done', data: 'https://evil.example/?cap=%(uri)s' }, { name: 'file', data: small }]);
-    const r3 = await request(`${base}/uri`, { method: 'POST', body: foreign.body, headers: { 'Content-Type': foreign.contentType } });
-    assert.equal(r3.status, 400);
+    // "/\t/…" is "//…" to a browser (tabs are dropped), "/\\…" too: other sites.
+    for (const whenDone of ['https://evil.example/?cap=%(uri)s', '//evil.example/%(uri)s', '/\t/evil.example/%(uri)s', '/\\evil.example/%(uri)s']) {
+      const foreign = formBody([{ name: 't', data: 'upload' }, { name: 'when_done', data: whenDone }, { name: 'file', data: small }]);
+      const r3 = await request(`${base}/uri`, { method: 'POST', body: foreign.body, headers: { 'Content-Type': foreign.contentType } });
+      assert.equal(r3.status, 400, `${JSON.stringify(whenDone)}: ${r3.text}`);
+    }
     assert.equal((await request(`${base}/uri?t=upload`, { method: 'POST', body: 'x', headers: { 'Content-Type': 'text/plain' } })).status, 400);
     assert.match((await request(`${base}/uri?format=MDMF`, { method: 'PUT', body: 'x' })).text, /^URI:MDMF:/);
     assert.match((await request(`${base}/uri?mutable=true`, { method: 'PUT', body: 'x' })).text, /^URI:SSK:/);
