@@ -22,6 +22,7 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TahoeError } from '../../errors.js';
+import { directoryReadCapOf, formatDirectoryCap, parseDirectoryCap } from '../../dirnode/caps.js';
 import { compareCodePoints } from '../../dirnode/directory.js';
 import { DirectoryClient, capOf, type NodeData, type NodeJson } from '../../web/directory-client.js';
 import { readAliases } from '../../config/aliases.js';
@@ -70,8 +71,24 @@ function child(place: Place, name: string): Place {
   return place.where === 'local' ? { where: 'local', path: path.join(place.path, name) } : { where: 'grid', rootCap: place.rootCap, path: [...place.path, name] };
 }
 
+/** The read cap of a directory cap, as the one key for a directory whatever cap names it. */
+function directoryKey(cap: string | undefined): string | undefined {
+  if (cap === undefined) return undefined;
+  try {
+    return formatDirectoryCap(directoryReadCapOf(parseDirectoryCap(cap)));
+  } catch {
+    return undefined;
+  }
+}
+
 class Copier {
   readonly counts: Counts = { files: 0, directories: 0 };
+  /**
+   * The grid directories this copy made or filled. The source is read as the copy goes,
+   * so copying a directory into itself (cp -r tahoe:a tahoe:a/b) would meet its own copy
+   * and copy that too, for ever; those directories are skipped instead.
+   */
+  private readonly targets = new Set<string>();
 
   constructor(private readonly client: DirectoryClient, private readonly flags: CpFlags) {}
 
@@ -110,7 +127,8 @@ class Copier {
     if (place.where === 'local') {
       await mkdir(place.path, { recursive: true });
     } else {
-      await this.client.mkdirAt(place.rootCap, place.path);
+      const key = directoryKey(await this.client.mkdirAt(place.rootCap, place.path));
+      if (key !== undefined) this.targets.add(key);
     }
     this.counts.directories++;
   }
@@ -187,6 +205,10 @@ class Copier {
     const children = Object.entries(data.children ?? {}).sort(([a], [b]) => compareCodePoints(a, b));
     for (const [name, [childType, childData]] of children as Array<[string, NodeJson]>) {
       const place = child(from.place, name);
+      if (childType === 'dirnode' && this.targets.has(directoryKey(childData.ro_uri ?? childData.rw_uri) ?? '')) {
+        process.stderr.write(`skipping ${name}: it is part of this copy's target (a directory copied into itself)\n`);
+        continue;
+      }
       if (childType === 'dirnode') await this.copyDirectory({ kind: 'directory', place, name }, child(to, name));
       else if (childType === 'filenode') await this.copyFile({ kind: 'file', place, name, ...(childData.size === undefined ? {} : { size: childData.size }), grid: childData }, child(to, name));
       else process.stderr.write(`skipping ${name}: a cap of a kind tahoe-ts does not know\n`);
