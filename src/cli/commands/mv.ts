@@ -41,6 +41,10 @@ export async function linkPath(nodeDirectory: string, fromArg: string, toArg: st
     targetPath = [...targetPath, name];
   }
   if (move && from.rootCap === to.rootCap && targetPath.join('/') === from.path.join('/')) return;
+  if (move && from.rootCap === to.rootCap && targetPath.length > from.path.length && from.path.every((name, i) => targetPath[i] === name)) {
+    // It would then be reachable only through itself: lost to every alias.
+    throw new TahoeError('UsageError', `cannot move ${fromArg} into itself (${toArg})`, { hint: 'choose a target outside it; `tahoe-ts ln` links it there as well without unlinking it' });
+  }
   try {
     await client.link(to.rootCap, targetPath, cap, 'only-files');
   } catch (e) {

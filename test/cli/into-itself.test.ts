@@ -1,8 +1,13 @@
 /**
+ * A grid directory copied or moved into a place inside itself.
+ *
  * `tahoe-ts cp -r` of a grid directory into a place inside itself. cp reads the source as
  * it copies, so it used to meet its own copy and copy that again, level after level, until
  * it was killed (tahoe:a/b/a/b/a/b/… on the grid). Now the directories the copy made are
  * skipped as sources: the copy ends, holding the files the source had.
+ *
+ * `tahoe-ts mv tahoe:a tahoe:a/b/` would leave a reachable only through itself (lost to
+ * every alias): refused, and nothing changes.
  *
  * The CLI runs as its own process against a web gateway in this process (real storage
  * servers over TLS on 127.0.0.1), found through node.url as usual.
@@ -66,4 +71,21 @@ test('cp -r of a directory into itself ends, and copies what the source held', {
   assert.equal((await ok(['ls', 'tahoe:a/b', ...d])).trim(), 'a');
   assert.equal((await ok(['ls', 'tahoe:a/b/a', ...d])).trim(), 'f.txt', 'the copy holds the source\'s file and no copy of itself');
   assert.equal(await ok(['get', 'tahoe:a/b/a/f.txt', ...d]), 'hello');
+});
+
+test('mv of a directory into itself is refused and changes nothing', { timeout: 600_000 }, async (t) => {
+  const f = await startGatewayFixture(t);
+  const nodeDir = tempDir(t, 'tahoe-ts-mv-node-');
+  mkdirSync(path.join(nodeDir, 'private'), { mode: 0o700 });
+  writeFileSync(path.join(nodeDir, 'node.url'), `${f.base}/\n`);
+  const d = ['-d', nodeDir];
+  await ok(['create-alias', 'tahoe', ...d]);
+  await ok(['mkdir', 'tahoe:a/b', ...d]);
+  const moved = await cli(['mv', 'tahoe:a', 'tahoe:a/b/', ...d]);
+  assert.equal(moved.code, 2, moved.stderr);
+  assert.match(moved.stderr, /cannot move tahoe:a into itself/);
+  assert.equal((await ok(['ls', 'tahoe:', ...d])).trim(), 'a');
+  assert.equal((await ok(['ls', 'tahoe:a/b', ...d])).trim(), '');
+  await ok(['mv', 'tahoe:a/b', 'tahoe:c', ...d]);
+  assert.deepEqual((await ok(['ls', 'tahoe:', ...d])).trim().split('\n'), ['a', 'c'], 'a sibling move still works');
 });
