@@ -51,6 +51,28 @@ test('demo without --once runs until SIGINT, serves its welcome page, then clean
   assert.equal(existsSync(dir), false);
 });
 
+test('demo: SIGINT during the file transfer stops at once and cleans up', async (t) => {
+  // 4 GiB would take minutes to upload and download; the transfer must give way to SIGINT.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/cli/run-cli.ts'), 'demo', '--once', '--servers', '2', '--size', '4GiB'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => killAndWait(child));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 600 && !stdout.includes('grid up in'); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(stdout.includes('grid up in'), stdout + stderr);
+  const dir = /directory: {3}(\S+)/.exec(stdout)?.[1] as string;
+  await new Promise((r) => setTimeout(r, 1000));
+  const signalled = Date.now();
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  const stopMs = Date.now() - signalled;
+  assert.ok(stopMs < 30_000, `the demo took ${stopMs} ms to stop after SIGINT`);
+  assert.doesNotMatch(stdout, /uploaded/, 'the upload did not run to its end');
+  assert.equal(existsSync(dir), false, 'the demo directory is removed');
+});
+
 test('demo: bad arguments exit 2 with a hint', async () => {
   const net = await runCli(['demo', '--network', 'carrier-pigeon']);
   assert.equal(net.code, 2);
