@@ -136,7 +136,10 @@ export async function launchTor(options: LaunchTorOptions): Promise<LaunchedTor>
 async function shutdown(control: TorControlClient, tor: TorChild): Promise<void> {
   // Closing the owning connection makes tor exit within ~50 ms; signals only if it lingers.
   await control.close().catch(() => undefined);
-  const exited = await Promise.race([tor.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+  // The timer is cleared: left pending it would keep a stopped node's process alive 5 s more.
+  let timer: NodeJS.Timeout | undefined;
+  const exited = await Promise.race([tor.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
+  clearTimeout(timer);
   if (!exited) await stopTor(tor);
 }
 

@@ -120,5 +120,8 @@ export async function stopTor(tor: TorChild, graceMs = 5000): Promise<void> {
   });
   await Promise.race([tor.exited, killed]);
   if (timer) clearTimeout(timer);
-  if (!tor.hasExited()) await Promise.race([tor.exited, new Promise((r) => setTimeout(r, 2000))]);
+  if (!tor.hasExited()) {
+    await Promise.race([tor.exited, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+    clearTimeout(timer);
+  }
 }
