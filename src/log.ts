@@ -108,6 +108,15 @@ export function redact(text: string, revealAddresses = false): string {
   return out;
 }
 
+/**
+ * `TAHOE_TS_LOG_LEVEL` (debug, info, warn, error; any case). Anything else is ignored: an
+ * unknown level used to compare as no level at all and let every debug line through.
+ */
+export function levelFromEnvironment(value: string | undefined): LogLevel | undefined {
+  const level = value?.trim().toLowerCase();
+  return level !== undefined && Object.hasOwn(LEVEL_ORDER, level) ? (level as LogLevel) : undefined;
+}
+
 export interface LogSink {
   write(line: string): void;
 }
@@ -130,7 +139,7 @@ export class Logger {
   private readonly component: string | undefined;
 
   constructor(options: LoggerOptions = {}) {
-    this.level = options.level ?? (process.env.TAHOE_TS_LOG_LEVEL as LogLevel | undefined) ?? 'info';
+    this.level = options.level ?? levelFromEnvironment(process.env.TAHOE_TS_LOG_LEVEL) ?? 'info';
     this.logSensitive = options.logSensitive ?? false;
     this.sink = options.sink ?? { write: (line) => process.stderr.write(line + '\n') };
     this.component = options.component;

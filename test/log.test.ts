@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, redact, sensitive } from '../src/log.js';
+import { Logger, redact, sensitive, levelFromEnvironment } from '../src/log.js';
 import { generateDestination } from '../src/net/i2p/destination.js';
 import { i2pBase64Encode } from '../src/net/i2p/address.js';
 
@@ -54,4 +54,22 @@ test('Logger redacts, honours Sensitive and levels', () => {
   const open = new Logger({ level: 'info', logSensitive: true, sink: { write: (l) => lines.push(l) } });
   open.info(sensitive('example.com'));
   assert.match(lines[1], /example\.com$/);
+});
+
+test('TAHOE_TS_LOG_LEVEL: the four levels in any case; anything else is ignored, not "log everything"', (t) => {
+  assert.equal(levelFromEnvironment('debug'), 'debug');
+  assert.equal(levelFromEnvironment(' WARN '), 'warn');
+  for (const junk of [undefined, '', 'verbose', 'constructor', 'toString', '__proto__']) assert.equal(levelFromEnvironment(junk), undefined, String(junk));
+  const before = process.env.TAHOE_TS_LOG_LEVEL;
+  t.after(() => {
+    if (before === undefined) delete process.env.TAHOE_TS_LOG_LEVEL;
+    else process.env.TAHOE_TS_LOG_LEVEL = before;
+  });
+  process.env.TAHOE_TS_LOG_LEVEL = 'verbose';
+  const lines: string[] = [];
+  const log = new Logger({ sink: { write: (l) => lines.push(l) } });
+  log.debug('not shown');
+  log.info('shown');
+  assert.equal(lines.length, 1, lines.join('\n'));
+  assert.match(lines[0], /shown$/);
 });
