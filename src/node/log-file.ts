@@ -6,6 +6,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import { TahoeError } from '../errors.js';
 import type { LogSink } from '../log.js';
 
 export const LOG_FILE = 'logs/tahoe-ts.log';
@@ -18,7 +19,16 @@ export interface FileSink extends LogSink {
 /** Append log lines to `<directory>/logs/tahoe-ts.log` (created 0700 / 0600). */
 export function openLogFile(directory: string): FileSink {
   const file = path.join(directory, LOG_FILE);
-  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TahoeError('NodeDirInvalid', `cannot create the log directory ${path.dirname(file)}: ${code ?? String(e)}`, {
+      cause: e,
+      hint: code === 'EEXIST' || code === 'ENOTDIR' ? `${path.dirname(file)} must be a directory: move the file of that name away` : 'check that the node directory belongs to you and is writable',
+      details: { code },
+    });
+  }
   const stream: WriteStream = createWriteStream(file, { flags: 'a', mode: 0o600 });
   let broken = false;
   // A full disk must not take the node down: the log is best effort.
