@@ -186,9 +186,14 @@ export class GatewayClient {
 
   /** `GET /uri/$CAP`: the response, status checked (200 or 206). */
   async getFile(cap: string, options: { signal?: AbortSignal; range?: string } = {}): Promise<{ size: number; body: IncomingMessage }> {
-    const headers: Record<string, string> = {};
+    return this.download(`/uri/${encodeURIComponent(cap)}`, options);
+  }
+
+  /** `GET` of a file at any gateway path (`/uri/$DIRCAP/NAME` too): status (200 or 206) and Content-Length checked. */
+  async download(pathAndQuery: string, options: { signal?: AbortSignal; range?: string } = {}): Promise<{ size: number; body: IncomingMessage }> {
+    const headers: Record<string, string> = { Accept: '*/*' };
     if (options.range !== undefined) headers.Range = options.range;
-    const reply = await this.request('GET', `/uri/${encodeURIComponent(cap)}`, { headers, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const reply = await this.request('GET', pathAndQuery, { headers, ...(options.signal === undefined ? {} : { signal: options.signal }) });
     await this.expectOk(reply, 'download');
     const length = Number(reply.headers['content-length']);
     if (!Number.isSafeInteger(length) || length < 0) {
@@ -225,7 +230,8 @@ export function errorFromReply(status: number, text: string, what: string): Taho
   return new TahoeError(kind, message, { hint: hintLine ?? `the node answered HTTP ${status}; see its log (logs/tahoe-ts.log)`, details: { httpStatus: status } });
 }
 
-async function readAll(stream: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
+/** A whole (short) answer body; more than `limit` bytes is a `ProtocolError`. */
+export async function readAll(stream: AsyncIterable<Buffer | string>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream) {

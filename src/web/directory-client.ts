@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { TahoeError } from '../errors.js';
-import { GatewayClient, type GatewayReply } from './client.js';
+import { GatewayClient, readAll, type GatewayReply } from './client.js';
 
 /** A child entry or a node, as `?t=json` shows it. */
 export interface NodeData {
@@ -55,18 +55,6 @@ function writeQuery(options: WriteOptions): Record<string, string | undefined> {
   return { format, mutable: options.mutable === true && format === undefined ? 'true' : undefined, replace };
 }
 
-async function readText(body: AsyncIterable<Buffer | string>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    const b = typeof c === 'string' ? Buffer.from(c) : c;
-    n += b.length;
-    if (n > MAX_TEXT) throw new TahoeError('ProtocolError', `the gateway's answer is longer than ${MAX_TEXT} bytes`, { hint: 'is node.url really a tahoe-ts or Tahoe-LAFS web gateway?' });
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function expectCap(text: string, what: string): string {
   const cap = text.trim();
   if (!cap.startsWith('URI:') && !cap.startsWith('ro.') && !cap.startsWith('imm.')) {
@@ -100,7 +88,7 @@ export class DirectoryClient {
 
   private async callText(method: string, url: string, what: string, options: Parameters<DirectoryClient['call']>[3] = {}): Promise<{ status: number; text: string }> {
     const reply = await this.call(method, url, what, options);
-    return { status: reply.status, text: await readText(reply.body) };
+    return { status: reply.status, text: (await readAll(reply.body, MAX_TEXT)).toString('utf8') };
   }
 
   /** `POST /uri?t=mkdir`: a new unlinked directory; returns its write cap. */
@@ -166,13 +154,7 @@ export class DirectoryClient {
 
   /** `GET /uri/ROOT/PATH` (or `/uri/CAP`): the response with a checked Content-Length. */
   async download(rootCap: string, path: readonly string[], signal?: AbortSignal): Promise<{ size: number; body: IncomingMessage }> {
-    const reply = await this.call('GET', treePath(rootCap, path), 'download', { headers: { Accept: '*/*' }, ...(signal === undefined ? {} : { signal }) });
-    const length = Number(reply.headers['content-length']);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      reply.body.destroy();
-      throw new TahoeError('ProtocolError', 'the gateway sent the file without a Content-Length', { hint: 'is node.url really a tahoe-ts or Tahoe-LAFS web gateway?' });
-    }
-    return { size: length, body: reply.body };
+    return this.gateway.download(treePath(rootCap, path), signal === undefined ? {} : { signal });
   }
 }
 
