@@ -147,7 +147,8 @@ export class GatewayClient {
           req.end();
         } catch (e) {
           req.destroy(e as Error);
-          fail(e);
+          // Not a TahoeError: the body itself failed (a local file), not the connection.
+          fail(e instanceof TahoeError ? e : sourceFailure(e));
         }
       })();
     });
@@ -217,6 +218,16 @@ export class GatewayClient {
       return [];
     }
   }
+}
+
+/** Reading the data being sent failed (a file that became unreadable or vanished, a broken stdin). */
+function sourceFailure(e: unknown): TahoeError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new TahoeError('DiskError', `cannot read the data being uploaded: ${code ?? (e instanceof Error ? e.message : String(e))}`, {
+    cause: e,
+    details: { code },
+    hint: code === 'ENOENT' ? 'the file went away while it was being sent' : code === 'EACCES' || code === 'EPERM' ? 'check the file\'s permissions' : 'check the file (or what feeds stdin) and retry',
+  });
 }
 
 /** Rebuild the gateway's TahoeError from its plain-text error body. */
