@@ -60,6 +60,8 @@ export const MDMF_SHARE_DATA_OFFSET = MDMF_HEADER_LENGTH + MDMF_PRIVATE_KEY_ROOM
 
 /** k and N are single bytes in both headers. */
 export const MAX_MUTABLE_SHARES = 255;
+/** Largest verification key, signature or encrypted private key a share may claim (RSA-16384 would fit). */
+export const MAX_KEY_REGION_BYTES = 16 * 1024;
 
 export interface Region {
   readonly start: number;
@@ -236,6 +238,13 @@ export function parseMutableHeader(bytes: Uint8Array): MutableShareHeader {
       blockHashTree: { start: bht, end: eof },
       eof,
     };
+  }
+  // A reader fetches the key and the signature before it can check anything, so their
+  // sizes come from whoever stored the share: keep a forged header from making it fetch
+  // gigabytes (RSA-2048 as Tahoe uses: a 294-byte key, a 256-byte signature).
+  for (const [what, region] of [['verification key', regions.verificationKey], ['signature', regions.signature], ['encrypted private key', regions.encryptedPrivateKey]] as const) {
+    const bytes = region.end - region.start;
+    if (bytes > MAX_KEY_REGION_BYTES) throw corrupt(`the ${what} is ${bytes} bytes, more than the ${MAX_KEY_REGION_BYTES} any RSA key needs`, { field: what, bytes });
   }
   const dataBytes = regions.shareData.end - regions.shareData.start;
   if (dataBytes !== geometry.shareDataLength) {

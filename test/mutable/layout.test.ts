@@ -15,7 +15,7 @@ import { mutableWriteCap, type MutableWriteCap } from '../../src/mutable/caps.js
 import { encodeMutableVersion, type EncodedMutableVersion } from '../../src/mutable/encoder.js';
 import {
   MDMF_HEADER_LENGTH, MDMF_SHARE_DATA_OFFSET, SDMF_HEADER_LENGTH, packCheckstring, parseCheckstring, packMdmfShare, packSdmfShare,
-  unpackMutableShare, blockRegion,
+  unpackMutableShare, blockRegion, parseMutableHeader,
 } from '../../src/mutable/layout.js';
 import { blockHash, sskDataKey } from '../../src/crypto/derive.js';
 import { aesCtr } from '../../src/crypto/aes.js';
@@ -185,4 +185,21 @@ test('python oracle (struct + cryptography + zfec) reads our SDMF and MDMF share
       assert.equal(out.shares[i].checkstring, v.checkstring.toString('base64'));
     }
   }
+});
+
+test('a header may not claim a huge key, signature or private key: readers fetch those before anything is verified', async () => {
+  const { key, cap } = await fixture('SDMF');
+  const v = encodeMutableVersion(cap, key, data(1000), { format: 'SDMF', k: 3, n: 10, seqnum: 1, saltFor: fixedSalt });
+  const header = Buffer.from(v.shares[0].subarray(0, SDMF_HEADER_LENGTH));
+  assert.doesNotThrow(() => parseMutableHeader(header), 'the honest header parses');
+  // Everything after the verification key moved 1 GB on: a 1 GB "key", every other region intact.
+  const shift = 1 << 30;
+  const bigKey = Buffer.from(header);
+  for (const at of [75, 79, 83, 87]) bigKey.writeUInt32BE(bigKey.readUInt32BE(at) + shift, at);
+  for (const at of [91, 99]) bigKey.writeBigUInt64BE(bigKey.readBigUInt64BE(at) + BigInt(shift), at);
+  assert.throws(() => parseMutableHeader(bigKey), (e: unknown) => isTahoeError(e, 'ShareCorrupt') && /verification key is \d+ bytes/.test(e.message));
+  // A 1 GB encrypted private key at the end.
+  const bigPrivkey = Buffer.from(header);
+  bigPrivkey.writeBigUInt64BE(bigPrivkey.readBigUInt64BE(99) + BigInt(shift), 99);
+  assert.throws(() => parseMutableHeader(bigPrivkey), (e: unknown) => isTahoeError(e, 'ShareCorrupt') && /encrypted private key is \d+ bytes/.test(e.message));
 });
