@@ -451,31 +451,8 @@ export class DirectoryRoutes {
     if (method !== 'POST') return { args: new RequestArgs(query) };
     const type = (headerValue(req.headers['content-type']) ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'multipart/form-data') {
-      let spool: SpoolFile | undefined;
-      let filename: string | undefined;
-      try {
-        const form = await readMultipart(requestChunks(req), multipartBoundary(req.headers['content-type']), {
-          isFilePart: (info) => info.name === 'file',
-          onFileStart: async (info) => {
-            if (spool !== undefined) throw webError(400, 'BadInput', 'the form has more than one field named "file"', 'upload one file per request');
-            spool = await SpoolFile.create(this.options.tempDir);
-            filename = info.filename;
-          },
-          onFileData: async (chunk) => {
-            if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
-            await spool?.write(chunk);
-          },
-          onFileEnd: async () => {
-            await spool?.finish();
-          },
-        });
-        const args = new RequestArgs(query, form.fields);
-        const file = spool === undefined ? undefined : { spool, ...(filename === undefined ? {} : { filename }) };
-        return { args, ...(file === undefined ? {} : { formFile: file }) };
-      } catch (e) {
-        await (spool as SpoolFile | undefined)?.remove();
-        throw e;
-      }
+      const form = await readUploadForm(req, multipartBoundary(req.headers['content-type']), this.options.tempDir, signal);
+      return { args: new RequestArgs(query, form.fields), ...(form.file === undefined ? {} : { formFile: form.file }) };
     }
     if (type === 'application/x-www-form-urlencoded') {
       const text = (await readBody(req, MAX_FORM_BYTES, 'the form', signal)).toString('utf8');
@@ -1008,6 +985,45 @@ async function readSpool(spool: SpoolFile): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const chunk of spool.source()()) parts.push(Buffer.from(chunk));
   return Buffer.concat(parts);
+}
+
+/** An upload form: its text fields, and its `file` field spooled to disk. */
+export interface UploadForm {
+  readonly fields: ReadonlyMap<string, string>;
+  readonly file?: { readonly spool: SpoolFile; readonly filename?: string };
+}
+
+/**
+ * Read a multipart form whose one `file` field goes to a spool file in `tempDir` (a second
+ * one is a 400), for the gateway's POST /uri and the directory routes. On failure the spool
+ * file is removed; on success the caller removes it when done.
+ */
+export async function readUploadForm(req: IncomingMessage, boundary: string, tempDir: string, signal: AbortSignal, onFileBytes?: (bytes: number) => void): Promise<UploadForm> {
+  let spool: SpoolFile | undefined;
+  let filename: string | undefined;
+  try {
+    const form = await readMultipart(requestChunks(req), boundary, {
+      isFilePart: (info) => info.name === 'file',
+      onFileStart: async (info) => {
+        if (spool !== undefined) throw webError(400, 'BadInput', 'the form has more than one field named "file"', 'upload one file per request');
+        spool = await SpoolFile.create(tempDir);
+        filename = info.filename;
+      },
+      onFileData: async (chunk) => {
+        if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
+        await spool?.write(chunk);
+        onFileBytes?.(spool?.size ?? 0);
+      },
+      onFileEnd: async () => {
+        await spool?.finish();
+      },
+    });
+    const file = spool === undefined ? undefined : { spool, ...(filename === undefined ? {} : { filename }) };
+    return { fields: form.fields, ...(file === undefined ? {} : { file }) };
+  } catch (e) {
+    await (spool as SpoolFile | undefined)?.remove();
+    throw e;
+  }
 }
 
 /**

@@ -42,20 +42,19 @@ import { sha256 } from '../crypto/hashes.js';
 import { base32Encode } from '../crypto/base32.js';
 import { parseCap } from '../caps/caps.js';
 import { listenTcp, type TcpListenerHandle } from '../net/tls.js';
-import { requestChunks } from '../net/http-body.js';
 import { isLoopbackAddress, hostForUrl } from '../net/hints/host.js';
 import { parseServerEndpoint } from '../net/hints/server.js';
 import type { GridClient, FileInfo } from '../grid/client.js';
 import type { NodeStatus, TahoeNode, TahoeNodeApi, WebGateway, WebGatewayFactory } from '../node/node.js';
 import { webError, sendError } from './http-errors.js';
 import { contentRange, decideRange, ifNoneMatchHits, ifRangeAllows, type ByteRange } from './range.js';
-import { readMultipart, multipartBoundary } from './multipart.js';
+import { multipartBoundary } from './multipart.js';
 import { SpoolFile, removeStaleSpools } from './spool.js';
 import { OperationTable, type OperationHandle } from './operations.js';
 import { welcomeHtml, welcomeJson } from './welcome.js';
 import { attachmentDisposition, contentTypeFor } from './mime.js';
 import { escapeHtml } from './html.js';
-import { DirectoryRoutes, isMutableFileCap, isTreeCap, sameSiteRedirect, spoolRequest } from './directory.js';
+import { DirectoryRoutes, isMutableFileCap, isTreeCap, readUploadForm, sameSiteRedirect, spoolRequest, type UploadForm } from './directory.js';
 
 /** What the gateway needs from a node: the grid client and the status for the welcome page. */
 export interface GatewayNode {
@@ -391,7 +390,7 @@ class Gateway implements RunningWebGateway {
   }
 
   /** `format=` / `mutable=` (webapi.rst): CHK (immutable), SDMF or MDMF; `mutable=true` = `[client] mutable.format`. */
-  private checkFormat(args: Args, fields?: Map<string, string>): { mutable: false } | { mutable: true; format?: 'SDMF' | 'MDMF' } {
+  private checkFormat(args: Args, fields?: ReadonlyMap<string, string>): { mutable: false } | { mutable: true; format?: 'SDMF' | 'MDMF' } {
     const get = (k: string) => args.get(k) ?? fields?.get(k) ?? undefined;
     const format = get('format')?.trim().toUpperCase();
     if (format === 'SDMF' || format === 'MDMF') return { mutable: true, format };
@@ -432,34 +431,19 @@ class Gateway implements RunningWebGateway {
     const grid = this.requireGrid();
     const boundary = multipartBoundary(req.headers['content-type']);
     const op = this.operations.begin('upload', Number(req.headers['content-length'] ?? 0) || 0);
-    let spool: SpoolFile | undefined;
-    let filename: string | undefined;
+    let form: UploadForm | undefined;
     let cap: string;
     let size: number;
     let redirect: string | undefined;
     try {
-      const form = await readMultipart(requestChunks(req), boundary, {
-        isFilePart: (info) => info.name === 'file',
-        onFileStart: async (info) => {
-          if (spool !== undefined) throw webError(400, 'BadInput', 'the form has more than one field named "file"', 'upload one file per request');
-          spool = await SpoolFile.create(this.options.tempDir);
-          filename = info.filename;
-        },
-        onFileData: async (chunk) => {
-          throwIfSignalled(signal);
-          await spool?.write(chunk);
-          op.received(spool?.size ?? 0);
-        },
-        onFileEnd: async () => {
-          await spool?.finish();
-        },
-      });
+      form = await readUploadForm(req, boundary, this.options.tempDir, signal, (bytes) => op.received(bytes));
       const t = queryT ?? form.fields.get('t')?.trim();
       if (t === undefined || t === '') {
         throw webError(400, 'BadInput', 'POST /uri needs t=upload', 'send t=upload in the query or as a form field (Tahoe\'s upload form has <input type="hidden" name="t" value="upload">)');
       }
       checkPostT(t);
       const how = this.checkFormat(args, form.fields);
+      const spool = form.file?.spool;
       if (spool === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
       const whenDone = args.get('when_done') ?? form.fields.get('when_done');
       redirect = whenDone === undefined || whenDone === '' ? undefined : sameSiteRedirect(whenDone);
@@ -467,13 +451,13 @@ class Gateway implements RunningWebGateway {
       cap = how.mutable ? await this.tree.createMutableFromSpool(spool, how.format, signal) : await this.upload(grid, spool, op, signal);
     } finally {
       op.done();
-      await spool?.remove();
+      await form?.file?.spool.remove();
     }
     if (redirect !== undefined) {
       const location = redirect.replaceAll('%(uri)s', encodeURIComponent(cap));
       sendBody(res, 303, TEXT_TYPE, `${location}\n`, { Location: location, 'Cache-Control': 'no-store' });
     } else if (prefersHtml(req)) {
-      sendBody(res, 200, HTML_TYPE, uploadResultPage(cap, filename, size), { 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-store' });
+      sendBody(res, 200, HTML_TYPE, uploadResultPage(cap, form.file?.filename, size), { 'Content-Security-Policy': PAGE_CSP, 'Cache-Control': 'no-store' });
     } else {
       sendBody(res, 200, TEXT_TYPE, cap, { 'Cache-Control': 'no-store' });
     }
