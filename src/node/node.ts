@@ -76,7 +76,10 @@ export interface WebGatewayContext {
   node: TahoeNode;
   /** The `web.port` endpoint string, as written in tahoe.cfg. */
   webPort: string;
-  /** Token the gateway accepts for state-changing requests (also in private/api_auth_token). */
+  /**
+   * The token written to private/api_auth_token, as Tahoe does at every start. Tahoe needs
+   * it only for `/private/…`, which tahoe-ts does not serve: no gateway path asks for it.
+   */
   apiAuthToken: string;
   logger: Logger;
 }
