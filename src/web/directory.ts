@@ -910,14 +910,19 @@ export class DirectoryRoutes {
       return writeWhole(res, 206, partHeaders, head ? undefined : await readRange(r));
     }
     const boundary = `tahoe-ts-${randomBytes(12).toString('hex')}`;
+    // HEAD counts the parts' bytes instead of reading (or allocating) them.
     const parts: Buffer[] = [];
+    let length = 0;
     for (const r of decision.ranges) {
-      parts.push(Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${String(headers['Content-Type'])}\r\nContent-Range: ${contentRange(r, size)}\r\n\r\n`, 'latin1'));
-      parts.push(head ? Buffer.alloc(r.end - r.start + 1) : await readRange(r));
+      const partHeader = Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${String(headers['Content-Type'])}\r\nContent-Range: ${contentRange(r, size)}\r\n\r\n`, 'latin1');
+      parts.push(partHeader);
+      length += partHeader.length + (r.end - r.start + 1);
+      if (!head) parts.push(await readRange(r));
     }
-    parts.push(Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'));
-    const whole = Buffer.concat(parts);
-    return writeWhole(res, 206, { ...headers, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': whole.length }, head ? undefined : whole);
+    const closing = Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1');
+    parts.push(closing);
+    length += closing.length;
+    return writeWhole(res, 206, { ...headers, 'Content-Type': `multipart/byteranges; boundary=${boundary}`, 'Content-Length': length }, head ? undefined : Buffer.concat(parts));
   }
 
   // ---------------------------------------------------------------- unknown caps, free names, links

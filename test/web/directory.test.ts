@@ -155,6 +155,17 @@ test('directories and mutable files through the web gateway', async (t) => {
     const head = await request(capUrl(base, mutableCap), { method: 'HEAD' });
     assert.equal(head.headers['content-length'], '19');
     assert.equal(head.body.length, 0);
+    // Several ranges: multipart/byteranges; HEAD announces the same length without a body.
+    const parts = await request(capUrl(base, mutableCap), { headers: { Range: 'bytes=0-6,8-10' } });
+    assert.equal(parts.status, 206);
+    assert.match(parts.headers['content-type'] ?? '', /^multipart\/byteranges; boundary=/);
+    assert.match(parts.text, /Content-Range: bytes 0-6\/19\r\n\r\nversion\r\n/);
+    assert.match(parts.text, /Content-Range: bytes 8-10\/19\r\n\r\ntwo\r\n/);
+    assert.equal(parts.headers['content-length'], String(parts.body.length));
+    const headParts = await request(capUrl(base, mutableCap), { method: 'HEAD', headers: { Range: 'bytes=0-6,8-10' } });
+    assert.equal(headParts.status, 206);
+    assert.equal(headParts.headers['content-length'], String(parts.body.length), 'HEAD announces the GET\'s length');
+    assert.equal(headParts.body.length, 0);
     assertError(await request(capUrl(base, mutableCap), { headers: { Range: 'bytes=50-60' } }), 416, 'BadInput');
     // A read cap reads but cannot write; a verify cap cannot read.
     assert.equal((await request(capUrl(base, String(data.ro_uri)))).text, 'version two, longer');
