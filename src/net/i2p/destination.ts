@@ -22,9 +22,10 @@
  * The private blob appends the 256-byte ElGamal private exponent and the 32-byte Ed25519 seed.
  */
 import crypto from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TahoeError } from '../../errors.js';
+import { writeKeyFile } from '../key-file.js';
 import { SIGNING_KEY_LENGTHS, destinationToB32, i2pBase64Decode, i2pBase64Encode, splitPrivateKey } from './address.js';
 
 /** Signature and crypto types we generate (common-structures.rst). */
@@ -172,13 +173,8 @@ export async function writeDestinationKeyFile(keyFile: string, privateKeyBase64:
   parsePrivateKey(privateKeyBase64, 'I2P private key to save');
   try {
     await fs.mkdir(path.dirname(keyFile), { recursive: true, mode: 0o700 });
-    const handle = await fs.open(keyFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-    try {
-      await handle.writeFile(privateKeyBase64, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    // Whole or not at all, and durable: a half-written or vanished key is a lost address.
+    await writeKeyFile(keyFile, privateKeyBase64, { exclusive: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new TahoeError('DiskError', `cannot write I2P key file ${keyFile}: ${code ?? (e as Error).message}`, {

@@ -13,10 +13,11 @@
  * or by Tahoe into its address; we compute a·B ourselves with BigInt arithmetic. That is
  * slow compared to native code (a few milliseconds) but runs once per onion service.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TahoeError } from '../../errors.js';
+import { writeKeyFile } from '../key-file.js';
 import { onionAddressFromPublicKey } from './onion-address.js';
 
 export { onionAddressFromPublicKey };
@@ -261,20 +262,11 @@ async function ensurePrivateDirectory(dir: string): Promise<void> {
   await checkPrivatePermissions(dir, 'directory');
 }
 
-/** Write a file atomically (temporary file + rename) with mode 0600. */
+/** Write a key file whole and durably, mode 0600 (net/key-file.ts). */
 async function writePrivateFile(target: string, data: Uint8Array | string): Promise<void> {
-  const temporary = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-  let handle;
   try {
-    handle = await fs.open(temporary, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-    await handle.writeFile(data);
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(temporary, target);
+    await writeKeyFile(target, data);
   } catch (cause) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(temporary, { force: true }).catch(() => undefined);
     throw fileError(cause, target, 'write');
   }
 }
