@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 import { TahoeError, asTahoeError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { GridClient } from '../grid/client.js';
-import type { Overwrite } from '../grid/mutable/directory.js';
+import { MAX_DIRECTORY_BYTES, type Overwrite } from '../grid/mutable/directory.js';
 import {
   directoryReadCapOf, formatDirectoryCap, isWritableDirectory, parseAnyCap, type DirectoryCap,
 } from '../dirnode/caps.js';
@@ -50,8 +50,8 @@ import { contentRange, decideRange, type ByteRange } from './range.js';
 import { attachmentDisposition, contentTypeFor } from './mime.js';
 import { directoryJson, directoryPage, fileJson, immutableFacts, renderJson, unknownJson } from './directory-view.js';
 
-/** Mutable files live in memory (as in Tahoe): larger bodies are refused with 413. */
-export const MAX_MUTABLE_BYTES = 256 * 1024 * 1024;
+/** Mutable files live in memory (as in Tahoe): larger bodies are refused with 413. The bound directories have too. */
+export const MAX_MUTABLE_BYTES = MAX_DIRECTORY_BYTES;
 /** JSON bodies (mkdir-with-children, set_children) and caps in PUT t=uri bodies. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 const MAX_FORM_BYTES = 64 * 1024;

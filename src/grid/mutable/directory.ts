@@ -33,6 +33,13 @@ import { bytesSource } from '../../immutable/source.js';
 import type { GridClient } from '../client.js';
 import type { MutableGridClient, SignalOptions } from './client.js';
 
+/**
+ * Directories are read whole into memory, so an immutable directory whose cap states more
+ * bytes than this is refused before anything is downloaded. Mutable directories are
+ * mutable files, which the web gateway bounds at the same size (MAX_MUTABLE_BYTES).
+ */
+export const MAX_DIRECTORY_BYTES = 256 * 1024 * 1024;
+
 /** Where immutable directories are stored: the grid's immutable upload and download. */
 export interface ImmutableStore {
   /** Upload with convergent encryption; returns URI:CHK:… or URI:LIT:…. */
@@ -145,6 +152,13 @@ function exists(name: string, isDirectory: boolean): TahoeError {
   });
 }
 
+function directoryTooLarge(size: number): TahoeError {
+  return new TahoeError('BadInput', `this immutable directory is ${size} bytes, more than the ${MAX_DIRECTORY_BYTES} tahoe-ts reads into memory`, {
+    hint: 'tahoe-ts holds a directory whole while it reads it; ask whoever made it for a tree of smaller directories, or read it with Tahoe-LAFS',
+    details: { size, limit: MAX_DIRECTORY_BYTES, reason: 'too-large' },
+  });
+}
+
 function notDirectory(name: string): TahoeError {
   return new TahoeError('BadInput', `"${name}" is not a directory`, { hint: 'a path can only go through directories', details: { name, reason: 'not-a-directory' } });
 }
@@ -224,6 +238,8 @@ class GridDirectories implements DirectoryGridClient {
     } else if (cap.file.type === 'LIT') {
       plaintext = cap.file.data;
     } else {
+      // The cap states the size and the download verifies it: check before fetching a byte.
+      if (cap.file.size > MAX_DIRECTORY_BYTES) throw directoryTooLarge(cap.file.size);
       plaintext = await this.immutableStore().download(formatCap(cap.file), options);
     }
     const { children, skipped } = readDirectory(cap, plaintext);

@@ -11,7 +11,7 @@ import { bytesSource } from '../../../src/immutable/source.js';
 import { pyJsonDumps, pyObject } from '../../../src/dirnode/pyjson.js';
 import { directoryVerifyCapOf, formatDirectoryCap, parseDirectoryCap } from '../../../src/dirnode/caps.js';
 import { formatMutableCap } from '../../../src/mutable/caps.js';
-import type { DirectoryGridClient } from '../../../src/grid/mutable/directory.js';
+import { MAX_DIRECTORY_BYTES, createDirectoryGridClient, immutableStoreOf, type DirectoryGridClient, type ImmutableStore } from '../../../src/grid/mutable/directory.js';
 import type { MutableGridClient } from '../../../src/grid/mutable/client.js';
 import { startGrid } from '../fixture.js';
 import { mutableClient } from './helpers.js';
@@ -153,6 +153,26 @@ test('directories on a 10-server grid', async (t) => {
     await assert.rejects(dirs.createImmutableDirectory([['m', { readCap: root.readCap }]]), (e: unknown) => isTahoeError(e, 'CapInvalid'));
     await dirs.setChild(root.cap, 'frozen', { readCap: chk.cap });
     assert.deepEqual([(await dirs.getChild(root.cap, 'frozen')).kind, (await dirs.getChild(root.cap, 'frozen')).mutable], ['directory', false]);
+  });
+
+  await t.test('an immutable directory whose cap states more than the bound is refused before any download', async () => {
+    const real = immutableStoreOf(immutableGrid);
+    const downloads: string[] = [];
+    const counting: ImmutableStore = { upload: (data, o) => real.upload(data, o), download: (cap, o) => (downloads.push(cap), real.download(cap, o)) };
+    const bounded = createDirectoryGridClient({ files, immutable: counting });
+    const small = await bounded.createImmutableDirectory([['x', { readCap: LIT }], ['padding', { readCap: LIT, metadata: pyObject([['pad', 'p'.repeat(100)]]) }]]);
+    assert.match(small.cap, /^URI:DIR2-CHK:/);
+    assert.deepEqual((await bounded.listDirectory(small.cap)).children.map((x) => x.name), ['padding', 'x']);
+    assert.equal(downloads.length, 1);
+    // The same directory's cap with a size just over the bound (a forged or huge cap).
+    const fields = small.cap.split(':');
+    fields[fields.length - 1] = String(MAX_DIRECTORY_BYTES + 1);
+    const huge = fields.join(':');
+    for (const attempt of [() => bounded.listDirectory(huge), () => bounded.getChild(huge, 'x'), () => bounded.resolvePath(huge, 'x')]) {
+      await assert.rejects(attempt(), (e: unknown) => isTahoeError(e, 'BadInput') && e.details.reason === 'too-large'
+        && e.details.size === MAX_DIRECTORY_BYTES + 1 && /more than the \d+ tahoe-ts reads into memory/.test(e.message) && /smaller directories/.test(e.hint));
+    }
+    assert.equal(downloads.length, 1, 'nothing was downloaded for the oversized cap');
   });
 
   await t.test('the tree survives restarting every storage server and reads back identically', async () => {
