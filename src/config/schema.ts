@@ -21,7 +21,9 @@ export type NodeType = 'client' | 'introducer';
  * - `bool`: configparser booleans; `int`: decimal integer within `min`..`max`
  * - `size`: `reserved_space` sizes (`1G`, `100MB`, `1MiB`); `duration`: `31 days`, `2 months`
  * - `enum`: one of `values` (case-insensitive when `caseInsensitive`)
- * - `furl`: a Foolscap URL, must not contain `#`; `list`: comma-separated items
+ * - `furl`: a Foolscap URL, must not contain `#` (1.20's rule: tahoe.cfg has no inline
+ *   comments); with `nurls`, HTTPS NURLs are accepted too, whose `#v=1` fragments are the
+ *   only `#` allowed (a tahoe-ts extension, for an introducer's NURLs); `list`: comma-separated items
  * - `server-endpoints`: `tub.port`; `hints`: `tub.location`; `server-endpoint`: `web.port`;
  *   `client-endpoint`: tor/i2p daemon ports — parsed by net/hints.ts
  */
@@ -34,7 +36,7 @@ export type ValueType =
   | { type: 'duration' }
   | { type: 'date' }
   | { type: 'enum'; values: readonly string[]; caseInsensitive?: boolean }
-  | { type: 'furl' }
+  | { type: 'furl'; nurls?: true }
   | { type: 'list' }
   | { type: 'server-endpoints' }
   | { type: 'hints' }
@@ -137,7 +139,7 @@ export const KEYS: readonly KeySpec[] = [
   tahoe('i2p', 'dest.private_key_file', PATH, undefined, 'private destination file (private/i2p_dest.privkey)'),
   ext('i2p', 'sam.options', STRING, undefined, 'space-separated key=value options for SAM SESSION CREATE; when set they replace the production session options (3-hop tunnels, leaseset type 4,0) entirely, so list every option you want (e.g. zero-hop tunnels on a test router)'),
   // [client]
-  tahoe('client', 'introducer.furl', FURL, undefined, 'deprecated: use private/introducers.yaml'),
+  tahoe('client', 'introducer.furl', { type: 'furl', nurls: true }, undefined, 'deprecated: use private/introducers.yaml; tahoe-ts also takes the NURLs of a tahoe-ts introducer (#v=1)'),
   tahoe('client', 'helper.furl', FURL, undefined, 'upload helper (Foolscap)'),
   tahoe('client', 'key_generator.furl', FURL, undefined, 'obsolete RSA key generator'),
   tahoe('client', 'mutable.format', { type: 'enum', values: ['sdmf', 'mdmf'], caseInsensitive: true }, 'sdmf', 'format of new mutable files'),

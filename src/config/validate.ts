@@ -2,7 +2,8 @@
  * Key-by-key validation of a parsed tahoe.cfg against the schema table: unknown sections
  * and keys (Tahoe-LAFS 1.20's `UnknownConfigError`, here with a "did you mean" hint),
  * tahoe-ts extension keys (a warning: real Tahoe would refuse the file), values that do
- * not parse, and `*.furl` values containing `#` (1.20's `UnescapedHashError`).
+ * not parse, and `*.furl` values containing `#` (1.20's `UnescapedHashError`; for
+ * `[client] introducer.furl` tahoe-ts lets through the `#v=1` that ends each NURL).
  *
  * Spec: shared/specs/configuration.md §1 (validation, `[DEFAULT]` keys show through in
  * every section), §2 (value syntaxes). Cross-key rules (shares, tub.port/tub.location
@@ -157,8 +158,9 @@ export function checkValue(spec: KeySpec, value: string, src: ValueSource): void
       return;
     }
     case 'furl':
-      if (value.includes('#')) {
-        throw invalidValue(src, 'contains "#"', 'tahoe.cfg has no inline comments, so the "#" is part of the fURL: remove the comment, or move the fURL to private/introducers.yaml');
+      if (value.includes('#') && !(v.nurls === true && onlyNurlFragments(value))) {
+        const nurlNote = v.nurls === true ? ' (the only "#" allowed is the "#v=1" that ends each NURL)' : '';
+        throw invalidValue(src, 'contains "#"', `tahoe.cfg has no inline comments, so the "#" is part of the fURL: remove the comment, or move the fURL to private/introducers.yaml${nurlNote}`);
       }
       return;
     case 'server-endpoints':
@@ -172,6 +174,18 @@ export function checkValue(spec: KeySpec, value: string, src: ValueSource): void
     case 'list':
       return;
   }
+}
+
+/** A NURL word: `pb://`, `pb+tor://` or `pb+i2p://`, no other `#`, ending in the `#v=1` fragment. */
+const NURL_WORD = /^pb(?:\+tor|\+i2p)?:\/\/[^#]+#v=1$/;
+
+/**
+ * Whether every `#` in a value is the `#v=1` ending one of its NURLs (separated by spaces or
+ * commas, as introducer addresses are). A `#` anywhere else is still taken for the comment
+ * 1.20 refuses: tahoe.cfg has none, so it would silently become part of the URL.
+ */
+function onlyNurlFragments(value: string): boolean {
+  return value.split(/[\s,]+/).every((word) => !word.includes('#') || NURL_WORD.test(word));
 }
 
 /**

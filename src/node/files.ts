@@ -5,8 +5,9 @@
  * Spec: shared/specs/configuration.md §6 (layout): `node.url` (the web gateway's URL,
  * written at start), `private/api_auth_token` (regenerated every start), `announcement-seqnum`
  * (last seqnum published), `my_nodeid`, `client.port` (the remembered kernel-chosen tub
- * port when `tub.port` is unset), `private/introducer.furl` (an introducer's NURLs; the
- * swissnum in it is stable across restarts), `private/introducer_<petname>_cache.yaml`
+ * port when `tub.port` is unset), `private/introducer.furl` (an introducer's NURLs, one per
+ * line; the swissnum in it is stable across restarts; introducer/url.ts has the format),
+ * `private/introducer_<petname>_cache.yaml`
  * (cache.ts), `private/servers.yaml` (grid/servers-yaml.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { TahoeError, isTahoeError } from '../errors.js';
 import { base32Encode } from '../crypto/base32.js';
 import { readNodeFile, writeFileAtomic, writePrivateFile } from '../config/keys.js';
-import { parseServiceUrl } from '../net/hints.js';
+import { formatIntroducerFile, introducerFileSwissnum } from '../introducer/url.js';
 import type { SeqnumStore } from '../introducer/announcement.js';
 import { cacheFileName, formatAnnouncementCache, parseAnnouncementCache, type KnownAnnouncement } from '../introducer/cache.js';
 import type { AnnouncementCacheStore } from '../introducer/client.js';
@@ -27,7 +28,8 @@ export const NODE_FILES = {
   myNodeid: 'my_nodeid',
   clientPort: 'client.port',
   introducerFurl: 'private/introducer.furl',
-  introducerNurls: 'private/introducer.nurls',
+  /** Written by older tahoe-ts introducers; now only detected, so the node can say it is stale. */
+  staleIntroducerNurls: 'private/introducer.nurls',
   serversYaml: 'private/servers.yaml',
   logDir: 'logs',
 } as const;
@@ -80,25 +82,31 @@ export async function writeClientPort(directory: string, port: number): Promise<
   await writeFileAtomic(path.join(directory, NODE_FILES.clientPort), `tcp:${port}\n`, 0o644);
 }
 
-/** The swissnum of an existing `private/introducer.furl` (undefined when there is none). */
+/**
+ * The swissnum of an existing `private/introducer.furl` (undefined when there is none):
+ * read from its NURLs, or from the fURL-form line an older introducer wrote.
+ */
 export async function readIntroducerSwissnum(directory: string): Promise<string | undefined> {
   const text = await readNodeFile(directory, NODE_FILES.introducerFurl);
-  if (text === undefined || text.trim() === '') return undefined;
+  if (text === undefined) return undefined;
   try {
-    const url = parseServiceUrl(text.trim().split(/\s+/)[0]);
-    return url.version === 0 ? url.furl.swissnum : url.nurl.swissnum;
+    return introducerFileSwissnum(text);
   } catch (cause) {
     throw new TahoeError('NodeDirInvalid', `${path.join(directory, NODE_FILES.introducerFurl)} is damaged`, {
       cause,
-      hint: 'restore it from backup; deleting it creates a new swissnum, and every node then needs the new fURL',
+      hint: 'restore it from backup; deleting it creates a new swissnum, and every node then needs the new NURLs',
     });
   }
 }
 
-/** `private/introducer.furl` (one line, the fURL form) and `private/introducer.nurls` (one NURL per line). */
-export async function writeIntroducerFiles(directory: string, furl: string, nurlsText: string): Promise<void> {
-  await writePrivateFile(directory, NODE_FILES.introducerFurl, furl + '\n');
-  await writePrivateFile(directory, NODE_FILES.introducerNurls, nurlsText);
+/** `private/introducer.furl`: the lines of introducerFileContent, 0600. */
+export async function writeIntroducerFile(directory: string, lines: readonly string[]): Promise<void> {
+  await writePrivateFile(directory, NODE_FILES.introducerFurl, formatIntroducerFile(lines));
+}
+
+/** Whether an older introducer's `private/introducer.nurls` is still there (it is no longer kept up to date). */
+export async function hasStaleIntroducerNurls(directory: string): Promise<boolean> {
+  return (await readNodeFile(directory, NODE_FILES.staleIntroducerNurls)) !== undefined;
 }
 
 /** A petname's announcement cache as the introducer client uses it. */

@@ -43,8 +43,8 @@ import { AnnouncementSigner, type AnnouncementValue } from '../introducer/announ
 import { AnnouncementHub, IntroducerClient, type IntroducerClientStatus } from '../introducer/client.js';
 import { IntroducerServer } from '../introducer/server.js';
 import type { IntroducerClientTiming, IntroducerServerTiming } from '../introducer/timing.js';
-import { formatNurlsFile, introducerFurl, introducerNurls, parseIntroducerLocation, type IntroducerAddress } from '../introducer/url.js';
-import { formatNurl, type LocationItem, type Nurl, type ServerEndpoint, type TubLocation } from '../net/hints.js';
+import { introducerFileContent, parseIntroducerLocation, type IntroducerAddress } from '../introducer/url.js';
+import { formatHint, formatNurl, type LocationItem, type Nurl, type ServerEndpoint, type TubLocation } from '../net/hints.js';
 import { createPolicy, tubDefaults, type Policy, type TcpHandler } from '../net/policy.js';
 import { ConnectionRouter } from '../net/router.js';
 import { TcpTransport } from '../net/tcp.js';
@@ -60,7 +60,7 @@ import { LeaseExpirer, expiryPolicyFromSettings } from '../storage/expirer.js';
 import { StorageServer } from '../storage/server.js';
 import { buildStorageAnnouncement } from '../storage/announcement.js';
 import { announcedHints } from './location.js';
-import { announcementCacheStore, readClientPort, readIntroducerSwissnum, readServersYamlText, seqnumStore, writeApiAuthToken, writeClientPort, writeIntroducerFiles, writeMyNodeid, writeNodeUrl } from './files.js';
+import { announcementCacheStore, readClientPort, readIntroducerSwissnum, readServersYamlText, seqnumStore, writeApiAuthToken, writeClientPort, writeIntroducerFile, writeMyNodeid, hasStaleIntroducerNurls, writeNodeUrl } from './files.js';
 import { openLogFile, stderrSink, teeSink, type FileSink } from './log-file.js';
 
 /** Progress while the node starts (for the CLI and `demo`). */
@@ -176,9 +176,13 @@ export interface TahoeNodeApi {
   readonly router: ConnectionRouter;
   readonly services: NodeServices;
   readonly webUrl: string | undefined;
-  /** Introducer nodes: the NURLs written to private/introducer.nurls (secret). */
+  /** Introducer nodes: the NURLs written to private/introducer.furl (secret). */
   readonly introducerNurls: readonly string[];
-  /** Introducer nodes: the fURL-form line of private/introducer.furl (secret). */
+  /**
+   * Introducer nodes: what private/introducer.furl holds, its lines joined by a space — a
+   * value clients take as it is (create-node --introducer, introducers.yaml). The NURLs, or
+   * the fURL form when no location hint can be a NURL (secret).
+   */
   readonly introducerFurl: string | undefined;
   /** Storage servers: the announced NURLs (secret). */
   readonly storageNurls: readonly string[];
@@ -212,7 +216,7 @@ export class TahoeNode implements TahoeNodeApi {
   private store: ShareStore | undefined;
   private storageIdentity: StorageIdentity | undefined;
   private introducerNurlList: Nurl[] = [];
-  private introducerFurlValue: string | undefined;
+  private introducerFileLines: readonly string[] | undefined;
   private streamHandler: ((stream: Duplex) => void) | undefined;
   private signer: AnnouncementSigner | undefined;
   private webUrlValue: string | undefined;
@@ -269,14 +273,14 @@ export class TahoeNode implements TahoeNodeApi {
     return this.webUrlValue;
   }
 
-  /** Introducer nodes: the NURLs written to private/introducer.nurls (secret). */
+  /** Introducer nodes: the NURLs written to private/introducer.furl (secret). */
   get introducerNurls(): readonly string[] {
     return this.introducerNurlList.map(formatNurl);
   }
 
-  /** Introducer nodes: the fURL-form line of private/introducer.furl (secret). */
+  /** Introducer nodes: private/introducer.furl's lines joined by a space, to hand to clients as it is (secret). */
   get introducerFurl(): string | undefined {
-    return this.introducerFurlValue;
+    return this.introducerFileLines?.join(' ');
   }
 
   /** Storage servers: the announced NURLs (secret). */
@@ -623,13 +627,25 @@ export class TahoeNode implements TahoeNodeApi {
     const server = new IntroducerServer({ identity: { certPem: cert.certPem, keyPem: cert.keyPem }, swissnum, logger: this.log, timing: this.options.timing?.introducer });
     this.services.introducer = server;
     this.streamHandler = (stream) => server.acceptConnection(stream);
-    this.introducerNurlList = introducerNurls(spkiHash(cert.certificate), swissnum, hints);
-    this.introducerFurlValue = introducerFurl(tubIdOf(cert.certificate), swissnum, hints);
-    await writeIntroducerFiles(this.directory, this.introducerFurlValue, formatNurlsFile(this.introducerNurlList));
+    const file = introducerFileContent({ spkiHash: spkiHash(cert.certificate), tubId: tubIdOf(cert.certificate) }, swissnum, hints);
+    this.introducerNurlList = file.nurls;
+    this.introducerFileLines = file.lines;
+    await writeIntroducerFile(this.directory, file.lines);
     if (hints.length === 0) {
       this.log.warn('the introducer announces no location (tub.location gives no hint): nobody can reach it');
+    } else if (file.hintsWithoutNurl.length > 0) {
+      const which = file.hintsWithoutNurl.map(formatHint).join(', ');
+      const fallback = file.nurls.length === 0 ? '; private/introducer.furl holds the older fURL form instead (clients still accept it)' : ', so clients given private/introducer.furl do not use them';
+      this.log.warn(`tub.location hints without a NURL (legacy HOST:PORT or an unknown type): ${which}${fallback}; write a legacy HOST:PORT as tcp:HOST:PORT`);
     }
-    this.progress('introducer', `introducer ready: its fURL is in private/introducer.furl (${hints.length} location${hints.length === 1 ? '' : 's'}), its NURLs in private/introducer.nurls`);
+    if (file.nurls.length > 16) {
+      this.log.warn(`the introducer has ${file.nurls.length} NURLs and clients accept at most 16: list fewer hints in tub.location`);
+    }
+    if (await hasStaleIntroducerNurls(this.directory)) {
+      this.log.warn('private/introducer.nurls was written by an older tahoe-ts and is no longer updated: the NURLs are in private/introducer.furl now; delete private/introducer.nurls');
+    }
+    const what = file.nurls.length > 0 ? `its ${file.nurls.length} NURL${file.nurls.length === 1 ? ' is' : 's are'} in private/introducer.furl` : 'its address is in private/introducer.furl (fURL form: no hint can be a NURL)';
+    this.progress('introducer', `introducer ready: ${what}`);
   }
 
   private async startStorage(config: NodeConfig, cert: NodeCertificate, hints: ReturnType<typeof announcedHints>): Promise<void> {

@@ -156,7 +156,7 @@ test('create-client and create-introducer', async (t) => {
   assert.equal(cc.listening, false);
   assert.equal(cc.connections.tcp, 'tor');
 
-  // The HTTPS form of an introducer's address (its private/introducer.nurls) works as well.
+  // An introducer's NURLs (its private/introducer.furl), several on one line, work as well.
   const hash = 'A'.repeat(43);
   const nurls = `pb://${hash}@127.0.0.1:3457/${'b'.repeat(32)}#v=1 pb+tor://${hash}@aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion:3457/${'b'.repeat(32)}#v=1`;
   const viaNurls = await create(t, { command: 'create-client', introducer: nurls });

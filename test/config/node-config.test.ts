@@ -90,6 +90,26 @@ test('values: booleans, ints, enums, fURLs with #, endpoints, extension warnings
   for (const p of problems) assert.ok(p.hint.length > 8 && p.line !== undefined, JSON.stringify(p));
 });
 
+test('[client] introducer.furl takes a tahoe-ts introducer\'s NURLs (#v=1, a tahoe-ts extension); any other "#" is still refused', () => {
+  const hash = 'A'.repeat(43);
+  const swiss = 'b'.repeat(32);
+  const onion = 'aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion';
+  const one = `pb://${hash}@127.0.0.1:3457/${swiss}#v=1`;
+  const two = `${one} pb+tor://${hash}@${onion}:3457/${swiss}#v=1`;
+  const furlProblems = (key: string, value: string) => validateCfg(cfgOf(`[client]\n${key} = ${value}\n`), 'client').filter((p) => p.key === key);
+  for (const ok of [one, two, two.replace(' ', ','), `pb+i2p://${hash}@${'a'.repeat(52)}.b32.i2p/${swiss}#v=1`, `pb://tubid@tcp:h:1/${swiss}`]) {
+    assert.deepEqual(furlProblems('introducer.furl', ok), [], ok);
+  }
+  for (const bad of [`${one} #comment`, `${one}#comment`, `pb://${hash}@h:1/${swiss} #v=1`, `pb://a@b:1/c #comment`, `${one}#v=1`, `http://x/y#v=1`, `#v=1`, `${one} # ${one}`]) {
+    const problems = furlProblems('introducer.furl', bad);
+    assert.equal(problems.length, 1, bad);
+    assert.match(problems[0].message, /contains "#"/);
+    assert.match(problems[0].hint, /"#v=1" that ends each NURL/);
+  }
+  // Other *.furl keys name Foolscap services, which have no NURL: 1.20's rule stands.
+  assert.match(furlProblems('helper.furl', one)[0]?.message ?? '', /contains "#"/);
+});
+
 test('value parsers: sizes, durations, dates, ints per configuration.md §2', () => {
   const src = { section: 'storage', key: 'reserved_space' };
   const sizes: Array<[string, number]> = [

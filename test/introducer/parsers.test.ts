@@ -25,7 +25,7 @@ import {
   parseStale,
   parseVersion,
 } from '../../src/introducer/protocol.js';
-import { introducerFurl, introducerNurls, parseIntroducerLocation, formatNurlsFile } from '../../src/introducer/url.js';
+import { formatIntroducerFile, introducerFileContent, introducerFileSwissnum, introducerFurl, introducerNurls, parseIntroducerLocation } from '../../src/introducer/url.js';
 import { cacheFileName, formatAnnouncementCache, parseAnnouncementCache } from '../../src/introducer/cache.js';
 import { AnnouncementHub, IntroducerClient } from '../../src/introducer/client.js';
 import { formatNurl } from '../../src/net/hints.js';
@@ -102,7 +102,7 @@ test('introducer addresses: the fURL form and NURLs, and what is refused', async
   const legacy = [{ type: 'tcp' as const, host: 'example.net', port: 1234, legacy: true as const }];
   assert.deepEqual(introducerNurls('A'.repeat(43), swissnum, legacy), []);
   assert.equal(introducerFurl(tubId, swissnum, legacy), `pb://${tubId}@example.net:1234/${swissnum}`);
-  const b = parseIntroducerLocation(formatNurlsFile(nurls));
+  const b = parseIntroducerLocation(formatIntroducerFile(nurls.map(formatNurl)));
   assert.deepEqual(b.pin, { kind: 'spki', spkiHash: 'A'.repeat(43) });
   assert.equal(b.locations.length, 2);
   assert.equal(parseIntroducerLocation(nurls.map(formatNurl).join(',')).locations.length, 2);
@@ -110,9 +110,61 @@ test('introducer addresses: the fURL form and NURLs, and what is refused', async
     assert.throws(() => parseIntroducerLocation(bad), (e) => isTahoeError(e), JSON.stringify(bad));
   }
   for (let i = 0; i < 3000; i++) {
-    const text = mutate(Buffer.from(i % 2 === 0 ? furl : formatNurlsFile(nurls)), i).toString('latin1');
+    const text = mutate(Buffer.from(i % 2 === 0 ? furl : formatIntroducerFile(nurls.map(formatNurl))), i).toString('latin1');
     try {
       parseIntroducerLocation(text);
+    } catch (e) {
+      assert.ok(isTahoeError(e), String(e));
+    }
+  }
+});
+
+test('private/introducer.furl: the NURLs one per line, the fURL form only when no hint can be a NURL; the swissnum read back', async () => {
+  const cert = await introducerCertificate();
+  const pins = { spkiHash: 'A'.repeat(43), tubId: tubIdOf(cert.certificate) };
+  const swissnum = 'c'.repeat(32);
+  const onion = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
+  const tcp = { type: 'tcp' as const, host: '127.0.0.1', port: 1234 };
+  const tor = { type: 'tor' as const, host: onion, port: 3457 };
+  const legacy = { type: 'tcp' as const, host: 'example.net', port: 1234, legacy: true as const };
+
+  // A TCP-only introducer: exactly one line, an HTTPS NURL.
+  const tcpOnly = introducerFileContent(pins, swissnum, [tcp]);
+  assert.deepEqual(tcpOnly.lines, [`pb://${'A'.repeat(43)}@127.0.0.1:1234/${swissnum}#v=1`]);
+  assert.equal(formatIntroducerFile(tcpOnly.lines), tcpOnly.lines[0] + '\n');
+  assert.deepEqual(tcpOnly.hintsWithoutNurl, []);
+
+  // One line per hint; a legacy hint is named by no NURL and reported.
+  const mixed = introducerFileContent(pins, swissnum, [tcp, legacy, tor]);
+  assert.deepEqual(mixed.lines.map((l) => l.split('://')[0]), ['pb', 'pb+tor']);
+  assert.deepEqual(mixed.hintsWithoutNurl, [legacy]);
+  const text = formatIntroducerFile(mixed.lines);
+  assert.equal(text.split('\n').length, 3);
+  // What the file holds is what clients take, as it is (cat: line breaks) or joined by a space.
+  assert.equal(parseIntroducerLocation(text).locations.length, 2);
+  assert.deepEqual(parseIntroducerLocation(mixed.lines.join(' ')).pin, { kind: 'spki', spkiHash: pins.spkiHash });
+  assert.equal(introducerFileSwissnum(text), swissnum);
+
+  // No hint can be a NURL: the fURL form keeps the swissnum (and the legacy hint) in the file.
+  const legacyOnly = introducerFileContent(pins, swissnum, [legacy]);
+  assert.deepEqual(legacyOnly.nurls, []);
+  assert.deepEqual(legacyOnly.lines, [`pb://${pins.tubId}@example.net:1234/${swissnum}`]);
+  assert.equal(introducerFileSwissnum(formatIntroducerFile(legacyOnly.lines)), swissnum);
+  const nowhere = introducerFileContent(pins, swissnum, []);
+  assert.deepEqual(nowhere.lines, [`pb://${pins.tubId}@/${swissnum}`]);
+  assert.equal(introducerFileSwissnum(formatIntroducerFile(nowhere.lines)), swissnum);
+
+  // An older introducer's fURL-form file still gives its swissnum (upgrade keeps the address).
+  assert.equal(introducerFileSwissnum(`${introducerFurl(pins.tubId, swissnum, [tcp, tor])}\n`), swissnum);
+  assert.equal(introducerFileSwissnum(''), undefined);
+  assert.equal(introducerFileSwissnum(' \n'), undefined);
+  for (const bad of [`${mixed.lines[0]}\n${mixed.lines[1].replace(swissnum, 'd'.repeat(32))}\n`, 'garbage\n', `${mixed.lines[0]}\nhttp://x\n`]) {
+    assert.throws(() => introducerFileSwissnum(bad), (e) => isTahoeError(e), JSON.stringify(bad));
+  }
+  for (let i = 0; i < 3000; i++) {
+    const input = mutate(Buffer.from(i % 2 === 0 ? text : formatIntroducerFile(legacyOnly.lines)), i).toString('latin1');
+    try {
+      introducerFileSwissnum(input);
     } catch (e) {
       assert.ok(isTahoeError(e), String(e));
     }

@@ -6,12 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { chmod, readFile, stat } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { bytesSource } from '../../src/immutable/source.js';
 import { isTahoeError } from '../../src/errors.js';
 import { TahoeNode } from '../../src/node/node.js';
+import { createNode } from '../../src/config/create.js';
+import { Logger } from '../../src/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
 import { clientDir, introducerDir, startNode, waitFor } from './helpers.js';
@@ -35,13 +37,14 @@ test('a grid in one process: servers appear through the introducer, a client upl
   const intro = await introducerDir(root);
   const introducer = await startNode(t, intro.directory);
   assert.equal(introducer.nodeType, 'introducer');
-  const furl = (await readFile(path.join(intro.directory, 'private', 'introducer.furl'), 'utf8')).trim();
+  // A TCP-only introducer: private/introducer.furl is one line, its HTTPS NURL.
+  const fileText = await readFile(path.join(intro.directory, 'private', 'introducer.furl'), 'utf8');
+  assert.match(fileText, /^pb:\/\/[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+\/[a-z2-7]{32}#v=1\n$/);
+  const furl = fileText.trim();
   assert.equal(furl, introducer.introducerFurl);
-  assert.match(furl, /^pb:\/\/[a-z2-7]{32}@tcp:127\.0\.0\.1:\d+\/[a-z2-7]{32}$/);
-  const nurls = (await readFile(path.join(intro.directory, 'private', 'introducer.nurls'), 'utf8')).trim().split('\n');
-  assert.deepEqual(nurls, [...introducer.introducerNurls]);
-  assert.match(nurls[0], /^pb:\/\/[A-Za-z0-9_-]{43}@127\.0\.0\.1:\d+\/[a-z2-7]{32}#v=1$/);
+  assert.deepEqual([furl], [...introducer.introducerNurls]);
   assert.equal((await stat(path.join(intro.directory, 'private', 'introducer.furl'))).mode & 0o777, 0o600);
+  assert.equal(await stat(path.join(intro.directory, 'private', 'introducer.nurls')).catch(() => undefined), undefined, 'no second address file');
 
   const servers = [];
   for (let i = 0; i < 3; i++) {
@@ -218,11 +221,50 @@ test('a node that must reach everything through Tor refuses to start when Tor is
   await assert.rejects(TahoeNode.start({ directory, logToStderr: false }), (e) => isTahoeError(e, 'TorUnavailable') && /tor/.test(e.hint));
 });
 
+test('private/introducer.furl with several NURLs: one per line, handed to clients as cat prints it or joined by a space; an older fURL-form file keeps its swissnum', async (t) => {
+  const root = tempDir(t);
+  const port = await freePort();
+  const directory = path.join(root, 'introducer');
+  // Two TCP hints for one listener: two NURLs.
+  await createNode({ directory, command: 'create-introducer', port: `tcp:${port}:interface=127.0.0.1`, location: `tcp:127.0.0.1:${port},tcp:localhost:${port}`, webport: 'none' });
+  const file = path.join(directory, 'private', 'introducer.furl');
+  // An introducer from before: the fURL-form line (TubID pin, every hint) and the NURL file beside it.
+  const swissnum = 'q'.repeat(32);
+  await writeFile(file, `pb://${'a'.repeat(32)}@tcp:127.0.0.1:${port},tcp:localhost:${port}/${swissnum}\n`, { mode: 0o600 });
+  await writeFile(path.join(directory, 'private', 'introducer.nurls'), 'pb://old\n', { mode: 0o600 });
+  const lines: string[] = [];
+  const introducer = await startNode(t, directory, { logger: new Logger({ sink: { write: (line) => lines.push(line) } }) });
+  const text = await readFile(file, 'utf8');
+  const nurls = text.trim().split('\n');
+  assert.equal(nurls.length, 2);
+  for (const n of nurls) assert.match(n, new RegExp(`^pb://[A-Za-z0-9_-]{43}@(127\\.0\\.0\\.1|localhost):${port}/${swissnum}#v=1$`));
+  assert.deepEqual(nurls, [...introducer.introducerNurls]);
+  assert.equal(introducer.introducerFurl, nurls.join(' '));
+  assert.equal((await stat(file)).mode & 0o777, 0o600);
+  assert.ok(lines.some((l) => /private\/introducer\.nurls .*no longer updated.*delete/.test(l)), 'the stale file is named');
+  assert.ok(lines.some((l) => /introducer ready: its 2 NURLs are in private\/introducer\.furl/.test(l)));
+  assert.ok(!lines.some((l) => l.includes(swissnum)), 'the swissnum is never logged');
+
+  // create-client --introducer "$(cat private/introducer.furl)": the line break stays inside the value.
+  await startNode(t, (await clientDir(root, 's0', { introducer: text.trim() })).directory);
+  const viaCat = await startNode(t, (await clientDir(root, 'via-cat', { introducer: text.trim(), storage: false })).directory);
+  await viaCat.services.grid?.waitForServers(1, { timeoutMs: 10_000 });
+  assert.equal(viaCat.status().introducers[0].connected, true);
+  await introducer.stop();
+
+  // Restarted: the same NURLs (swissnum read back from the NURL form this time).
+  const again = await startNode(t, directory);
+  assert.equal(await readFile(file, 'utf8'), text);
+  assert.equal(again.introducerFurl, nurls.join(' '));
+});
+
 test('the deprecated [client] introducer.furl works as petname "default"; together with a "default" in introducers.yaml it is refused', async (t) => {
   const root = tempDir(t);
   const intro = await introducerDir(root);
   const introducer = await startNode(t, intro.directory);
   const furl = introducer.introducerFurl as string;
+  // A NURL in tahoe.cfg: its "#v=1" is not taken for the comment 1.20 refuses.
+  assert.match(furl, /^pb:\/\/\S+#v=1$/);
   await startNode(t, (await clientDir(root, 's0', { introducer: furl })).directory);
   const { directory } = await clientDir(root, 'old-style', { storage: false, edits: [{ section: 'client', key: 'introducer.furl', value: furl }] });
   const client = await startNode(t, directory);
