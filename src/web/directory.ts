@@ -120,6 +120,8 @@ interface RequestBody {
   readonly formFile?: { readonly spool: SpoolFile; readonly filename?: string };
   /** A small JSON body, read whole. */
   readonly json?: Buffer;
+  /** PUT t=uri: the cap in the body (trimmed), read before anything changes. */
+  readonly linkCap?: string;
 }
 
 /** Caps the directory routes answer for (the gateway serves immutable files itself). */
@@ -185,6 +187,41 @@ function notFound(name: string): TahoeError {
 
 function forbidden(what: string, hint: string): TahoeError {
   return webError(403, 'CapInvalid', what, hint);
+}
+
+function putToDirectory(): TahoeError {
+  return webError(400, 'BadInput', 'PUT to a directory', 'PUT a file to /uri/$DIRCAP/NAME, or use t=mkdir or t=uri');
+}
+
+function badDirectoryPost(t: string): TahoeError {
+  return webError(400, 'BadInput', `POST to a directory with bad t=${t.slice(0, 40)}`, 'use t=mkdir, mkdir-with-children, mkdir-immutable, upload, uri, unlink, rename, relink or set_children');
+}
+
+function immutableNeedsChildren(): TahoeError {
+  return webError(400, 'BadInput', 'mkdir-immutable needs the children in the body', 'an immutable directory cannot be changed later: give every child now');
+}
+
+function offsetNeedsFile(): TahoeError {
+  return webError(400, 'BadInput', 'offset= needs an existing mutable file', 'leave out offset= to create the file');
+}
+
+/** The `file` field of an upload form. */
+function formFileOf(body: RequestBody): NonNullable<RequestBody['formFile']> {
+  if (body.formFile === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
+  return body.formFile;
+}
+
+/** POST t=uri: the cap to link (uri=). */
+function setUriCap(args: RequestArgs): string {
+  const childCap = (args.get('uri') ?? '').trim();
+  if (childCap === '') throw webError(400, 'BadInput', 'set-uri requires a uri', 'give the cap to link as uri=');
+  return childCap;
+}
+
+/** PUT t=uri: the cap to link (the request body). */
+function linkCapOf(body: RequestBody): string {
+  if (body.linkCap === undefined || body.linkCap === '') throw webError(400, 'BadInput', 'PUT t=uri needs the cap as the request body', 'send the cap to link as the body');
+  return body.linkCap;
 }
 
 function requireWritableDirectory(node: DirectoryNode | undefined, action: string): DirectoryNode {
@@ -370,7 +407,7 @@ export class DirectoryRoutes {
       const body = await readBody(req, MAX_JSON_BYTES, 'the children JSON', signal);
       const children = parseChildrenJson(body, { keepMissingMetadata: false });
       if (t === 'mkdir-immutable') {
-        if (children.length === 0) throw webError(400, 'BadInput', 'mkdir-immutable needs the children in the body', 'an immutable directory cannot be changed later: give every child now');
+        if (children.length === 0) throw immutableNeedsChildren();
         return sendText(res, 200, (await grid.directories.createImmutableDirectory(children, { signal }).catch((e: unknown) => { throw withStatus(e); })).cap);
       }
       return sendText(res, 200, (await grid.directories.createDirectory(children, { format: directoryFormatArg(args, this.defaultFormat), signal })).cap);
@@ -448,6 +485,10 @@ export class DirectoryRoutes {
 
   /** POST arguments may come in a form body; JSON bodies are read for the verbs that take them. */
   private async readArguments(req: IncomingMessage, method: string, query: URLSearchParams, signal: AbortSignal): Promise<RequestBody> {
+    if (method === 'PUT' && new RequestArgs(query).t === 'uri') {
+      const linkCap = (await readBody(req, MAX_FORM_BYTES, 'the cap', signal)).toString('utf8').trim();
+      return { args: new RequestArgs(query), linkCap };
+    }
     if (method !== 'POST') return { args: new RequestArgs(query) };
     const type = (headerValue(req.headers['content-type']) ?? '').split(';')[0].trim().toLowerCase();
     if (type === 'multipart/form-data') {
@@ -480,6 +521,7 @@ export class DirectoryRoutes {
     const t = body.args.t;
     const makeIntermediates = (method === 'PUT' || method === 'POST') && !NO_INTERMEDIATES.has(t);
     let position: Position = { node: root, path: [] };
+    let checked = false;
     for (let i = 0; i < names.length; i++) {
       const here = position.node;
       const name = normalizeName(names[i]);
@@ -492,6 +534,10 @@ export class DirectoryRoutes {
       if (child === undefined) {
         if (!terminal) {
           if (!makeIntermediates) throw notFound(name);
+          // Everything from here on is new, so the request's end is known: refuse now what
+          // would be refused there, before a directory is made for it.
+          if (!checked) this.refuseBeforeCreating(method, body, trailingSlash, names[names.length - 1]);
+          checked = true;
           const made = await this.makeSubdirectory(here, name, { children: [], overwrite: false, format: this.defaultFormat, signal, reuseExisting: true });
           position = { node: nodeOfCap(made.cap), parent: here, name, path, ...(made.child === undefined ? {} : { child: made.child }) };
           continue;
@@ -516,6 +562,90 @@ export class DirectoryRoutes {
       position = { node: nodeOfChild(child), parent: here, name, child, path };
     }
     return position;
+  }
+
+  /**
+   * The checks the request would meet at the end of its path, for a path whose missing
+   * intermediate directories are about to be made. Below the first one everything is new:
+   * the request ends on a new, empty directory (a trailing slash) or on a free name in
+   * one, so what happens there is known without the grid. Each check is the one (with the
+   * answer) that `directory` or `placeholder` would make after the directories exist.
+   */
+  private refuseBeforeCreating(method: string, body: RequestBody, endsInDirectory: boolean, lastName: string): void {
+    const args = body.args;
+    const t = args.t;
+    if (endsInDirectory) {
+      if (method === 'PUT') {
+        if (t === 'mkdir') return;
+        if (t !== 'uri') throw putToDirectory();
+        linkCapOf(body);
+        replaceArg(args);
+        return;
+      }
+      switch (t) {
+        case 'mkdir':
+        case 'mkdir-with-children':
+        case 'mkdir-immutable': {
+          const nameArg = args.get('name');
+          if (nameArg === undefined || nameArg === '') return;
+          childName(nameArg, t);
+          this.newDirectoryArguments(t, body, true);
+          if (t === 'mkdir') replaceArg(args);
+          return;
+        }
+        case 'upload': {
+          const file = formFileOf(body);
+          childName(args.get('name') ?? file.filename, 'upload');
+          replaceArg(args);
+          uploadHow(args, this.defaultFormat);
+          return;
+        }
+        case 'uri':
+          setUriCap(args);
+          childName(args.get('name'), 'set-uri');
+          replaceArg(args);
+          return;
+        case 'set_children':
+        case 'set-children':
+          parseChildrenJson(body.json, { keepMissingMetadata: true });
+          replaceArg(args);
+          return;
+        default:
+          throw badDirectoryPost(t);
+      }
+    }
+    if (MKDIR_VERBS.has(t) && (method === 'POST' || t === 'mkdir')) {
+      this.newDirectoryArguments(t, body, false);
+      return;
+    }
+    if (method === 'PUT' && t === '') {
+      if (args.get('offset') !== undefined) throw offsetNeedsFile();
+      replaceArg(args);
+      uploadHow(args, this.defaultFormat);
+      return;
+    }
+    if (method === 'PUT' && t === 'uri') {
+      replaceArg(args);
+      linkCapOf(body);
+      return;
+    }
+    if (method === 'POST' && t === 'upload') {
+      formFileOf(body);
+      replaceArg(args);
+      uploadHow(args, this.defaultFormat);
+      return;
+    }
+    throw notFound(lastName);
+  }
+
+  /** The arguments of a new directory (children JSON, format), checked as the mkdir verbs check them. */
+  private newDirectoryArguments(t: string, body: RequestBody, named: boolean): void {
+    const children = t === 'mkdir' ? [] : parseChildrenJson(body.json, { keepMissingMetadata: false });
+    if (t === 'mkdir-immutable') {
+      if (named && children.length === 0) throw immutableNeedsChildren();
+    } else {
+      directoryFormatArg(body.args, this.defaultFormat);
+    }
   }
 
   /**
@@ -594,8 +724,8 @@ export class DirectoryRoutes {
         req.resume();
         return sendText(res, 200, node.cap);
       }
-      if (t === 'uri') return this.replaceWithCap(req, res, position, args, signal, true);
-      throw webError(400, 'BadInput', 'PUT to a directory', 'PUT a file to /uri/$DIRCAP/NAME, or use t=mkdir or t=uri');
+      if (t === 'uri') return this.replaceWithCap(res, position, body, signal, true);
+      throw putToDirectory();
     }
     // POST
     switch (t) {
@@ -607,7 +737,7 @@ export class DirectoryRoutes {
         const name = childName(nameArg, t);
         const immutable = t === 'mkdir-immutable';
         const children = t === 'mkdir' ? [] : parseChildrenJson(body.json, { keepMissingMetadata: false });
-        if (immutable && children.length === 0) throw webError(400, 'BadInput', 'mkdir-immutable needs the children in the body', 'an immutable directory cannot be changed later: give every child now');
+        if (immutable && children.length === 0) throw immutableNeedsChildren();
         const made = await this.makeSubdirectory(node, name, {
           children, signal, reuseExisting: false,
           // Tahoe: t=mkdir replaces an existing child unless replace=false; the others never replace.
@@ -617,8 +747,7 @@ export class DirectoryRoutes {
         return this.finishPost(res, body, made.cap);
       }
       case 'upload': {
-        const file = body.formFile;
-        if (file === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
+        const file = formFileOf(body);
         const name = childName(args.get('name') ?? file.filename, 'upload');
         requireWritableDirectory(node, `upload "${name}"`);
         const child = (await this.listChildren(node, signal)).find((c) => c.name === name);
@@ -626,8 +755,7 @@ export class DirectoryRoutes {
         return this.finishPost(res, body, cap);
       }
       case 'uri': {
-        const childCap = (args.get('uri') ?? '').trim();
-        if (childCap === '') throw webError(400, 'BadInput', 'set-uri requires a uri', 'give the cap to link as uri=');
+        const childCap = setUriCap(args);
         const name = childName(args.get('name'), 'set-uri');
         requireWritableDirectory(node, `link "${name}"`);
         await grid.directories.setChild(node.cap, name, { writeCap: childCap }, { overwrite: replaceArg(args), signal });
@@ -653,7 +781,7 @@ export class DirectoryRoutes {
         return this.finishPost(res, body, 'Okay so I did it.');
       }
       default:
-        throw webError(400, 'BadInput', `POST to a directory with bad t=${t.slice(0, 40)}`, 'use t=mkdir, mkdir-with-children, mkdir-immutable, upload, uri, unlink, rename, relink or set_children');
+        throw badDirectoryPost(t);
     }
   }
 
@@ -738,7 +866,7 @@ export class DirectoryRoutes {
     if (method === 'DELETE') return this.unlinkFromParent(res, position, signal);
     const replace = replaceArg(args);
     if (method === 'PUT') {
-      if (t === 'uri') return this.replaceWithCap(req, res, position, args, signal, true);
+      if (t === 'uri') return this.replaceWithCap(res, position, body, signal, true);
       if (t !== '') throw webError(400, 'BadInput', `PUT to a file: bad t=${t.slice(0, 40)}`, 'PUT the new contents with no t=, or a cap with t=uri');
       if (node.kind === 'mutable') {
         const cap = await this.overwriteMutable(req, node, args, signal);
@@ -752,8 +880,7 @@ export class DirectoryRoutes {
     }
     // POST
     if (t !== 'upload') throw webError(400, 'BadInput', `POST to file: bad t=${t.slice(0, 40)}`, 'POST t=upload with a form, or use PUT');
-    const file = body.formFile;
-    if (file === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
+    const file = formFileOf(body);
     let cap: string;
     if (node.kind === 'mutable') {
       cap = await this.overwriteMutableWith(node, await readSpool(file.spool), undefined, signal);
@@ -936,7 +1063,7 @@ export class DirectoryRoutes {
       throw webError(400, 'BadInput', 'this child\'s cap is of a kind tahoe-ts does not know, so it cannot be read', 'a newer Tahoe-LAFS may know it; ?t=json shows the cap');
     }
     if (method === 'DELETE') return this.unlinkFromParent(res, position, signal);
-    if (method === 'PUT' && t === 'uri') return this.replaceWithCap(req, res, position, body.args, signal, true);
+    if (method === 'PUT' && t === 'uri') return this.replaceWithCap(res, position, body, signal, true);
     throw webError(400, 'BadInput', 'this child\'s cap is of a kind tahoe-ts does not know: it can only be listed, replaced (t=uri) or unlinked', 'a newer Tahoe-LAFS may know it');
   }
 
@@ -946,14 +1073,13 @@ export class DirectoryRoutes {
     const name = position.name ?? '';
     const args = body.args;
     if (method === 'PUT' && args.t === '') {
-      if (args.get('offset') !== undefined) throw webError(400, 'BadInput', 'offset= needs an existing mutable file', 'leave out offset= to create the file');
+      if (args.get('offset') !== undefined) throw offsetNeedsFile();
       const cap = await this.uploadInto(parent, name, undefined, { request: req }, args, signal);
       return sendText(res, 201, cap);
     }
-    if (method === 'PUT' && args.t === 'uri') return this.replaceWithCap(req, res, position, args, signal, false);
+    if (method === 'PUT' && args.t === 'uri') return this.replaceWithCap(res, position, body, signal, false);
     if (method === 'POST' && args.t === 'upload') {
-      const file = body.formFile;
-      if (file === undefined) throw webError(400, 'BadInput', 'the upload form has no field named "file"', 'name the file input "file": <input type="file" name="file">');
+      const file = formFileOf(body);
       const cap = await this.uploadInto(parent, name, undefined, { spool: file.spool }, args, signal);
       return this.finishPost(res, body, cap);
     }
@@ -961,12 +1087,11 @@ export class DirectoryRoutes {
   }
 
   /** PUT …?t=uri: link the cap in the body at this name (replace=false: 409 if taken). */
-  private async replaceWithCap(req: IncomingMessage, res: ServerResponse, position: Position, args: RequestArgs, signal: AbortSignal, occupied: boolean): Promise<void> {
-    const replace = replaceArg(args);
+  private async replaceWithCap(res: ServerResponse, position: Position, body: RequestBody, signal: AbortSignal, occupied: boolean): Promise<void> {
+    const replace = replaceArg(body.args);
     if (occupied && replace === false) throw existing(position.name ?? '');
     const parent = requireWritableDirectory(position.parent, `link "${position.name ?? ''}"`);
-    const childCap = (await readBody(req, MAX_FORM_BYTES, 'the cap', signal)).toString('utf8').trim();
-    if (childCap === '') throw webError(400, 'BadInput', 'PUT t=uri needs the cap as the request body', 'send the cap to link as the body');
+    const childCap = linkCapOf(body);
     await this.options.grid().directories.setChild(parent.cap, position.name ?? '', { writeCap: childCap }, { overwrite: replace, signal });
     sendText(res, 200, childCap);
   }

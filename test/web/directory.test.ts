@@ -390,6 +390,46 @@ test('directories and mutable files through the web gateway', async (t) => {
     assert.ok(withScript.text.includes('&lt;script&gt;.txt'), 'withScript.text.includes(\'&lt;script&gt;.txt\')');
   });
 
+  await t.test('a request refused at the end of a missing path makes none of its intermediate directories', async () => {
+    const dir = (await request(`${base}/uri?t=mkdir`, { method: 'POST' })).text;
+    const form = (parts: Parameters<typeof formBody>[0]): { body: Buffer; headers: Record<string, string> } => {
+      const b = formBody(parts);
+      return { body: b.body, headers: { 'Content-Type': b.contentType } };
+    };
+    const refused: Array<[string, string, Parameters<typeof request>[1], number, string]> = [
+      ['a form without a file field, into new/dir/', 'new/dir/', { method: 'POST', ...form([{ name: 't', data: 'upload' }, { name: 'name', data: 'x.txt' }]) }, 400, 'BadInput'],
+      ['a form without a file field, at new/dir/x.txt', 'new/dir/x.txt', { method: 'POST', ...form([{ name: 't', data: 'upload' }]) }, 400, 'BadInput'],
+      ['an upload named with a slash', 'new/dir/', { method: 'POST', ...form([{ name: 't', data: 'upload' }, { name: 'name', data: 'a/b' }, { name: 'file', data: 'x' }]) }, 400, 'BadInput'],
+      ['an upload with an unknown format', 'new/x.txt', { method: 'POST', ...form([{ name: 't', data: 'upload' }, { name: 'format', data: 'zzz' }, { name: 'file', data: 'x' }]) }, 400, 'BadInput'],
+      ['t=uri without uri=', 'new/dir/?t=uri&name=x', { method: 'POST' }, 400, 'BadInput'],
+      ['t=uri at a missing name (only a free place for PUT and uploads)', `new/x?t=uri&name=x&uri=${encodeURIComponent(fileCap)}`, { method: 'POST' }, 404, 'NotFound'],
+      ['an unknown t=', 'new/dir/?t=bogus', { method: 'POST' }, 400, 'BadInput'],
+      ['set_children with a bad body', 'new/dir/?t=set_children', { method: 'POST', body: '{not json' }, 400, 'BadInput'],
+      ['mkdir-with-children with a bad body', 'new/dir/x?t=mkdir-with-children', { method: 'POST', body: '{"a": 1}' }, 400, 'BadInput'],
+      ['mkdir&name= with format=chk', 'new/dir/?t=mkdir&name=x&format=chk', { method: 'POST' }, 400, 'BadInput'],
+      ['mkdir-immutable&name= without children', 'new/dir/?t=mkdir-immutable&name=x', { method: 'POST', body: '' }, 400, 'BadInput'],
+      ['mkdir at the end with an unknown format', 'new/dir/x?t=mkdir&format=zzz', { method: 'POST' }, 400, 'BadInput'],
+      ['PUT with an unknown format', 'new/x.txt?format=zzz', { method: 'PUT', body: 'x' }, 400, 'BadInput'],
+      ['PUT with a bad replace=', 'new/x.txt?replace=maybe', { method: 'PUT', body: 'x' }, 400, 'BadInput'],
+      ['PUT with offset= (a new file has nothing to write into)', 'new/x.txt?offset=3', { method: 'PUT', body: 'x' }, 400, 'BadInput'],
+      ['PUT t=uri with no cap in the body', 'new/x?t=uri', { method: 'PUT', body: '' }, 400, 'BadInput'],
+      ['PUT to a directory', 'new/dir/?t=bogus', { method: 'PUT', body: 'x' }, 400, 'BadInput'],
+    ];
+    for (const [what, path, options, status, kind] of refused) {
+      const [names, query = ''] = path.split('?');
+      const url = `${pathUrl(base, dir, names.replace(/\/$/, ''))}${names.endsWith('/') ? '/' : ''}${query === '' ? '' : `?${query}`}`;
+      const reply = await request(url, options);
+      assert.equal(reply.status, status, `${what}: ${reply.status} ${reply.text}`);
+      assertError(reply, status, kind);
+      assert.deepEqual(parse(await request(pathUrl(base, dir, '', '?t=json')))[1].children, {}, `${what}: nothing was made`);
+    }
+    // The same path works once the request is whole (and makes the directories then).
+    const ok = form([{ name: 't', data: 'upload' }, { name: 'name', data: 'x.txt' }, { name: 'file', data: 'now' }]);
+    assert.equal((await request(`${pathUrl(base, dir, 'new/dir')}/`, { method: 'POST', ...ok })).status, 200);
+    assert.equal((await request(pathUrl(base, dir, 'new/dir/x.txt'))).text, 'now');
+    assert.deepEqual(readdirSync(f.tmp), [], 'no spool file left');
+  });
+
   await t.test('concurrent links into one directory through one gateway all survive (read-modify-write with retries)', async () => {
     const dir = (await request(`${base}/uri?t=mkdir`, { method: 'POST' })).text;
     const names = Array.from({ length: 5 }, (_, i) => `n${i}`);
