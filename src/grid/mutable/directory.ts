@@ -350,17 +350,24 @@ class GridDirectories implements DirectoryGridClient {
     const overwrite = options.overwrite ?? true;
     makeChild(target, {}); // check the new name before any network work
     let firstSeen: DirectoryChild | undefined;
+    // Set when a try finds nothing to change: the directory is then not written at all.
+    let unchanged: DirectoryChild | undefined;
     const result = await this.modify(cap, (children, now, first) => {
+      unchanged = undefined;
       const moving = children.find((c) => c.name === source);
       const existing = children.find((c) => c.name === target);
       if (moving === undefined) {
         if (first) throw notFound(source);
         // Gone on a later try: our own rename landed before the conflict, or someone
         // removed the child meanwhile. Either way there is nothing left to move.
-        return { children, result: existing !== undefined && firstSeen !== undefined && sameCaps(existing, firstSeen) ? existing : firstSeen };
+        unchanged = existing !== undefined && firstSeen !== undefined && sameCaps(existing, firstSeen) ? existing : firstSeen;
+        return undefined;
       }
       firstSeen ??= moving;
-      if (source === target) return { children, result: moving };
+      if (source === target) {
+        unchanged = moving;
+        return undefined;
+      }
       if (existing !== undefined) {
         if (overwrite === false) throw exists(target, existing.kind === 'directory');
         if (overwrite === 'only-files' && existing.kind === 'directory') throw exists(target, true);
@@ -370,8 +377,9 @@ class GridDirectories implements DirectoryGridClient {
       const moved = { ...makeChild(target, childInput(moving, moving.metadata)), metadata: updateMetadata(existing?.metadata, moving.metadata, now) };
       return { children: [...children.filter((c) => c !== moving && c !== existing), moved], result: moved };
     }, options.signal);
-    if (result === undefined) throw new TahoeError('Internal', 'rename produced no result');
-    return result;
+    const renamed = result ?? unchanged;
+    if (renamed === undefined) throw new TahoeError('Internal', 'rename produced no result');
+    return renamed;
   }
 
   async moveChild(fromCap: string, name: string, toCap: string, newName: string = name, options: SetChildOptions = {}): Promise<DirectoryChild> {

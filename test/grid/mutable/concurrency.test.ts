@@ -12,6 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { isTahoeError, type TahoeError } from '../../../src/errors.js';
 import { startGrid } from '../fixture.js';
 import { barrier, mutableClient, type CallHook, type TestMutableClient } from './helpers.js';
+import { parseDirectoryCap } from '../../../src/dirnode/caps.js';
+import { packForDirectory, readDirectory } from '../../../src/dirnode/node.js';
+import { formatMutableCap } from '../../../src/mutable/caps.js';
 import type { TestContext } from 'node:test';
 import type { TestGrid } from '../fixture.js';
 
@@ -121,5 +124,46 @@ test('concurrent writers: one wins, the other is told, the file is never a mix',
     arm();
     await Promise.all([a.dirs.deleteChild(root.cap, 'from-a'), b.dirs.renameChild(root.cap, 'from-b', 'renamed')]);
     assert.deepEqual((await a.dirs.listDirectory(root.cap)).children.map((c) => c.name), ['renamed']);
+  });
+
+  await t.test('a rename retried after the child moved away writes nothing more', async () => {
+    // Another client moves "x" away while this client's first write is on its way: the
+    // write conflicts, the retry finds nothing to move and must not publish the directory
+    // again. That client's own writer stores the entries unsorted (as any other software
+    // may), so a re-packed copy would differ from what is stored and be written.
+    const other = await mutableClient(t, grid);
+    let interfere: (() => Promise<void>) | undefined;
+    const writes: number[] = [];
+    let attempt = 0;
+    const self = await mutableClient(t, grid, {
+      hook: async (call) => {
+        if (call.method !== 'readTestWrite') return;
+        writes.push(attempt);
+        const now = interfere;
+        interfere = undefined;
+        await now?.();
+      },
+    });
+    const root = await self.dirs.createDirectory([['a', { readCap: 'URI:LIT:mfrggzdfmztwq2lk' }], ['x', { readCap: 'URI:LIT:mfrggzdfmztwq2ll' }], ['z', { readCap: 'URI:LIT:mfrggzdfmztwq2lm' }]]);
+    writes.length = 0; // the creation's writes
+    const dirCap = parseDirectoryCap(root.cap);
+    assert.equal(dirCap.kind, 'mutable-directory');
+    const fileCap = formatMutableCap(dirCap.file);
+    interfere = async () => {
+      const { children } = readDirectory(dirCap, (await other.files.readMutableFile(fileCap)).data);
+      const kept = children.filter((c) => c.name !== 'x').reverse();
+      await other.files.overwriteMutableFile(fileCap, Buffer.concat(kept.map((c) => packForDirectory(dirCap, [c]))));
+    };
+    const modify = self.files.modifyMutableFile.bind(self.files);
+    self.files.modifyMutableFile = (cap, modifier, options) => modify(cap, (old, context) => {
+      attempt = context.attempt;
+      return modifier(old, context);
+    }, options);
+    const renamed = await self.dirs.renameChild(root.cap, 'x', 'y');
+    assert.equal(renamed.readCap, 'URI:LIT:mfrggzdfmztwq2ll', 'the child as this client last saw it');
+    assert.equal(attempt, 2, 'the first write conflicted and the change was tried again');
+    assert.ok(writes.length > 0 && writes.every((a) => a === 1), `writes only on the first try (tries of the writes: ${writes.join(',')})`);
+    assert.deepEqual((await other.dirs.listDirectory(root.cap)).children.map((c) => c.name).sort(), ['a', 'z']);
+    assert.equal((await other.files.statMutableFile(fileCap)).seqnum, 2, 'only the other client\'s write landed');
   });
 });
