@@ -54,7 +54,8 @@ export function nodeSecrets(dir: string, label = path.basename(dir)): Needle[] {
     const text = read(dir, `private/${name}`);
     if (text !== undefined && text !== '') out.push(...variants(`${label} ${name === 'secret' ? 'lease secret' : 'convergence secret'}`, base32Decode(text)));
   }
-  for (const file of ['private/storage.furl', 'private/introducer.furl', 'private/introducer.nurls']) {
+  // private/introducer.furl holds the introducer's NURLs (older introducers: the fURL form).
+  for (const file of ['private/storage.furl', 'private/introducer.furl']) {
     const text = read(dir, file);
     if (text !== undefined) for (const s of swissnumsOf(text)) add(`swissnum from ${file}`, s);
   }

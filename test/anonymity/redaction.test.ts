@@ -209,7 +209,9 @@ test('CLI error messages: addresses redacted unless TAHOE_TS_LOG_SENSITIVE=1; se
   const dir = path.join(root, 'bad-config');
   await createNode({ directory: dir, command: 'create-client', nickname: 'bad', webport: 'none' });
   const onion = nodeAddresses(grid.directories[1])[0].value;
-  const furl = readFileSync(path.join(grid.directories[0], 'private', 'introducer.furl'), 'utf8').trim();
+  // The introducer's NURLs, as private/introducer.furl holds them (one line each; tahoe.cfg takes them on one line).
+  const furl = readFileSync(path.join(grid.directories[0], 'private', 'introducer.furl'), 'utf8').trim().split(/\s+/).join(' ');
+  assert.match(furl, /#v=1$/);
   await editTahoeCfg(dir, [
     { section: 'node', key: 'reveal-IP-address', value: 'false' },
     { section: 'node', key: 'tub.port', value: 'tcp:3457:interface=198.51.100.9' },

@@ -79,7 +79,7 @@ test('a directory tree made with the CLI over Tor survives restarting every node
   const introDir = await makeNode(path.join(s.root, 'introducer'), { command: 'create-introducer', listen: ['tor'], hideIp: true, torControlPort: s.controlPort });
   let introducer: TahoeNode = await s.start(introDir);
   const furl = introducer.introducerFurl;
-  assert.ok(furl !== undefined && /@tor:[a-z2-7]{56}\.onion:\d+\//.test(furl), 'an onion-only introducer');
+  assert.ok(furl !== undefined && /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:\d+\/[a-z2-7]+#v=1$/.test(furl), 'an onion-only introducer: one pb+tor NURL');
   const serverDirs = await Promise.all([0, 1, 2].map((i) => makeNode(path.join(s.root, `server-${i}`), {
     command: 'create-node', nickname: `onion-server-${i}`, listen: ['tor'], hideIp: true, torControlPort: s.controlPort, introducer: furl,
   })));

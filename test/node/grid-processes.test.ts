@@ -34,7 +34,9 @@ test('1 introducer + 5 servers + 1 client as tahoe-ts run processes: upload, dow
   const intro = await introducerDir(root);
   let introducer = spawnRun(t, intro.directory, env);
   await introducer.waitFor(/introducer node running/, 60_000);
+  await introducer.waitFor(/^introducer NURL \(1, one per line; give clients the whole content\): .*\/private\/introducer\.furl$/m, 5_000);
   const furl = (await readFile(path.join(intro.directory, 'private', 'introducer.furl'), 'utf8')).trim();
+  assert.match(furl, /^pb:\/\/\S+#v=1$/, 'a TCP introducer: one NURL');
 
   const serverDirs: string[] = [];
   const servers: RunningProcess[] = [];

@@ -44,8 +44,9 @@ test('an I2P introducer: a storage server publishes and a client subscribes over
   await editTahoeCfg(introDirectory, i2pEdits());
   const introducer = await startNode(t, introDirectory);
   const furl = introducer.introducerFurl as string;
-  assert.match(furl, /^pb:\/\/[a-z2-7]{32}@i2p:[a-z2-7]{52}\.b32\.i2p:3457\/[a-z2-7]{32}$/);
-  assert.match(introducer.introducerNurls[0], /^pb\+i2p:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{52}\.b32\.i2p:3457\//);
+  // An I2P-only introducer: private/introducer.furl is its one pb+i2p:// NURL.
+  assert.match(furl, /^pb\+i2p:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{52}\.b32\.i2p:3457\/[a-z2-7]{32}#v=1$/);
+  assert.deepEqual([furl], [...introducer.introducerNurls]);
 
   const [server, client] = await Promise.all([
     clientDir(root, 'server', { introducer: furl, shares: [1, 1, 1], edits: i2pEdits() }).then((d) => startNode(t, d.directory)),

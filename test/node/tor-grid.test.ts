@@ -43,8 +43,9 @@ test('an onion introducer: a storage server publishes and a client subscribes th
   const progress: NodeProgress[] = [];
   const introducer = await startNode(t, introDirectory, { onProgress: (p) => progress.push(p), tor: { publishTimeoutMs: 240_000 } });
   const furl = introducer.introducerFurl as string;
-  assert.match(furl, /^pb:\/\/[a-z2-7]{32}@tor:[a-z2-7]{56}\.onion:3457\/[a-z2-7]{32}$/);
-  assert.match(introducer.introducerNurls[0], /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:3457\//);
+  // An onion-only introducer: private/introducer.furl is its one pb+tor:// NURL.
+  assert.match(furl, /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:3457\/[a-z2-7]{32}#v=1$/);
+  assert.deepEqual([furl], [...introducer.introducerNurls]);
   assert.ok(progress.some((p) => p.phase === 'tor' && p.percent === 100), 'tor bootstrap progress was reported');
   assert.ok(progress.some((p) => p.phase === 'onion'), 'onion publication progress was reported');
 

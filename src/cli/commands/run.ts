@@ -102,7 +102,11 @@ Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor,
       const lines: string[] = [`tahoe-ts ${node.nodeType} node running in ${directory} (server id ${node.serverId})`];
       if (node.webUrl !== undefined) lines.push(`web gateway: ${node.webUrl}`);
       for (const l of node.listenerInfo()) lines.push(`${node.nodeType === 'introducer' ? 'introducer' : 'storage'} reachable via ${redact(l.description, reveal)}`);
-      if (node.nodeType === 'introducer') lines.push(`introducer NURLs (${node.introducerNurls.length}) are in ${directory}/private/introducer.furl`);
+      if (node.nodeType === 'introducer') {
+        const count = node.introducerNurls.length;
+        const what = count === 0 ? 'introducer address (fURL form: no location hint can be a NURL)' : `introducer NURL${count === 1 ? '' : 's'} (${count}, one per line; give clients the whole content)`;
+        lines.push(`${what}: ${directory}/private/introducer.furl`);
+      }
       if (node.storageNurls.length > 0) lines.push(`storage announced with ${node.storageNurls.length} NURL${node.storageNurls.length === 1 ? '' : 's'}`);
       process.stdout.write(lines.join('\n') + '\n');
       await stopped;

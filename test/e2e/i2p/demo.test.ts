@@ -48,7 +48,7 @@ test('demo --network i2p-local --once: I2P-only grid over one local i2pd, sessio
   // What the grid was made of.
   assert.ok(dir !== undefined && existsSync(dir), 'the directory was kept');
   const furl = readFileSync(path.join(dir, 'introducer', 'private', 'introducer.furl'), 'utf8').trim();
-  assert.match(furl, new RegExp(`^pb://[a-z2-7]+@i2p:${B32}:3457/[a-z2-7]+$`), 'the introducer is an I2P destination only');
+  assert.match(furl, new RegExp(`^pb\\+i2p://[A-Za-z0-9_-]{43}@${B32}:3457/[a-z2-7]+#v=1$`), 'the introducer is an I2P destination only: one pb+i2p NURL');
   for (const server of ['server-00', 'server-01', 'server-02']) {
     const cfg = readFileSync(path.join(dir, server, 'tahoe.cfg'), 'utf8');
     assert.match(cfg, new RegExp(`^tub\\.location = i2p:${B32}:3457$`, 'm'), `${server} announces only its I2P destination`);

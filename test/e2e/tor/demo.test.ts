@@ -48,7 +48,7 @@ test('demo --network tor-testnet --once: onion-only grid on a private Tor networ
   // What the grid was made of.
   assert.ok(dir !== undefined && existsSync(dir), 'the directory was kept');
   const furl = readFileSync(path.join(dir, 'introducer', 'private', 'introducer.furl'), 'utf8').trim();
-  assert.match(furl, /^pb:\/\/[a-z2-7]+@tor:[a-z2-7]{56}\.onion:3457\/[a-z2-7]+$/, 'the introducer is an onion service only');
+  assert.match(furl, /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:3457\/[a-z2-7]+#v=1$/, 'the introducer is an onion service only: one pb+tor NURL');
   for (const server of ['server-00', 'server-01', 'server-02']) {
     const cfg = readFileSync(path.join(dir, server, 'tahoe.cfg'), 'utf8');
     assert.match(cfg, /^tub\.location = tor:[a-z2-7]{56}\.onion:3457$/m, `${server} announces only its onion service`);

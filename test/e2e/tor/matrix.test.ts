@@ -217,7 +217,11 @@ before(async () => {
   const introducer = await s.start(introDir);
   const furl = introducer.introducerFurl;
   assert.ok(furl);
-  assert.match(furl, /@tcp:localhost:\d+,tor:[a-z2-7]{56}\.onion:3457\//);
+  // Its private/introducer.furl: one NURL per location, the TCP one and the onion one.
+  const introNurls = furl.split(' ');
+  assert.equal(introNurls.length, 2, furl);
+  assert.match(introNurls[0], /^pb:\/\/[A-Za-z0-9_-]{43}@localhost:\d+\/[a-z2-7]+#v=1$/);
+  assert.match(introNurls[1], /^pb\+tor:\/\/[A-Za-z0-9_-]{43}@[a-z2-7]{56}\.onion:3457\/[a-z2-7]+#v=1$/);
 
   // A tor of its own for UC3-hide-ip, with a unix SOCKS socket like Debian's /run/tor/socks (G-6).
   const socksSocket = path.join(s.root, 'observed-socks', 'socks');
@@ -349,7 +353,7 @@ describe('what the matrix runs on', { concurrency: 1 }, () => {
     const owner = new Map<string, string>();
     for (const [name, node] of servers) for (const nurl of node.storageNurls) owner.set(/@([^/]+)\//.exec(nurl)?.[1] ?? '', name);
     const intro = scope.nodes[0];
-    for (const m of (intro.introducerFurl ?? '').matchAll(/(?:tcp|tor):([^,/]+)/g)) owner.set(m[1], 'introducer');
+    for (const nurl of (intro.introducerFurl ?? '').split(' ')) owner.set(/@([^/]+)\//.exec(nurl)?.[1] ?? '', 'introducer');
 
     const news = observedStreams.filter((s) => s.status === 'NEW');
     assert.ok(news.length >= 6, `streams to the introducer and five servers (${news.length})`);

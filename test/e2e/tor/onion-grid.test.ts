@@ -4,8 +4,8 @@
  * anonymity-checklist AN-1.3, AN-5):
  *
  * - the introducer is an onion service only (create-introducer --listen=tor --hide-ip):
- *   its private/introducer.furl names only `tor:` hints and private/introducer.nurls only
- *   `pb+tor` NURLs; a UC3 client given that fURL reaches it through Tor;
+ *   its private/introducer.furl holds one `pb+tor` NURL, nothing else; a UC3 client given
+ *   that file's content reaches it through Tor;
  * - an onion-only server in the 1.20 language runs as a separate `tahoe-ts run` process,
  *   and `ss` shows that this process listens on loopback only; another one in the original
  *   language (`anonymize = true`, `tub.location = onion:80:hiddenServiceDir=…`) in process;
@@ -76,12 +76,10 @@ test('server use case 3 and an onion introducer: onion-only announcements, loopb
   const introDir = await makeNode(path.join(s.root, 'introducer'), { command: 'create-introducer', listen: ['tor'], hideIp: true, torControlPort: s.controlPort });
   const introducer = await s.start(introDir);
   const furl = (await readFile(path.join(introDir, 'private', 'introducer.furl'), 'utf8')).trim();
-  const nurls = (await readFile(path.join(introDir, 'private', 'introducer.nurls'), 'utf8')).trim().split('\n');
-  const introHints = hintsOfFurl(furl);
-  assert.equal(introHints.length, 1);
-  assert.match(introHints[0], /^tor:[a-z2-7]{56}\.onion:3457$/, 'the introducer\'s fURL names its onion service only');
-  assert.equal(nurls.length, 1);
-  assert.match(nurls[0], /^pb\+tor:\/\/[^@]+@[a-z2-7]{56}\.onion:3457\/[a-z2-7]+#v=1$/, 'and its NURL is a pb+tor NURL');
+  const nurls = furl.split('\n');
+  assert.equal(nurls.length, 1, 'the introducer has one location');
+  assert.match(nurls[0], /^pb\+tor:\/\/[^@]+@[a-z2-7]{56}\.onion:3457\/[a-z2-7]+#v=1$/, 'the introducer\'s private/introducer.furl names its onion service only, as a pb+tor NURL');
+  assert.deepEqual(nurls, [...introducer.introducerNurls]);
   assert.ok(introducer.listenerInfo().every((l) => /127\.0\.0\.1/.test(l.description)));
 
   // --- S3 in the 1.20 language, as its own `tahoe-ts run` process
@@ -165,7 +163,7 @@ test('server use case 3 and an onion introducer: onion-only announcements, loopb
   assert.equal((await stat(s3Key)).mode & 0o777, 0o600);
 
   await s.start(introDir);
-  assert.equal((await readFile(path.join(introDir, 'private', 'introducer.furl'), 'utf8')).trim(), furl, 'the introducer keeps its onion address (and fURL)');
+  assert.equal((await readFile(path.join(introDir, 'private', 'introducer.furl'), 'utf8')).trim(), furl, 'the introducer keeps its onion address (and NURL)');
   s3 = await runServer(t, s3Dir);
   await s.start(s3oDir);
   assert.equal((await readFile(path.join(hsDir, 'hostname'), 'utf8')).trim(), hsAddress);
