@@ -13,6 +13,7 @@ import { bytesSource } from '../../src/immutable/source.js';
 import { isTahoeError } from '../../src/errors.js';
 import { TahoeNode } from '../../src/node/node.js';
 import { createNode } from '../../src/config/create.js';
+import { editTahoeCfg } from '../../src/config/keys.js';
 import { Logger } from '../../src/log.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
@@ -256,6 +257,30 @@ test('private/introducer.furl with several NURLs: one per line, handed to client
   const again = await startNode(t, directory);
   assert.equal(await readFile(file, 'utf8'), text);
   assert.equal(again.introducerFurl, nurls.join(' '));
+});
+
+test('an introducer whose only hint is a legacy HOST:PORT (no NURL): private/introducer.furl keeps the fURL form, with a warning, and clients reach it', async (t) => {
+  const root = tempDir(t);
+  const port = await freePort();
+  const directory = path.join(root, 'introducer');
+  await createNode({ directory, command: 'create-introducer', port: `tcp:${port}:interface=127.0.0.1`, location: `127.0.0.1:${port}`, webport: 'none' });
+  const lines: string[] = [];
+  const introducer = await startNode(t, directory, { logger: new Logger({ sink: { write: (line) => lines.push(line) } }) });
+  const text = await readFile(path.join(directory, 'private', 'introducer.furl'), 'utf8');
+  assert.match(text, new RegExp(`^pb://[a-z2-7]{32}@127\\.0\\.0\\.1:${port}/[a-z2-7]{32}\n$`));
+  assert.deepEqual(introducer.introducerNurls, []);
+  assert.equal(introducer.introducerFurl, text.trim());
+  assert.ok(lines.some((l) => /WARN .*legacy HOST:PORT.*holds the older fURL form.*tcp:HOST:PORT/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /introducer ready: its address is in private\/introducer\.furl \(fURL form/.test(l)));
+  await startNode(t, (await clientDir(root, 's0', { introducer: text.trim() })).directory);
+  const client = await startNode(t, (await clientDir(root, 'client', { introducer: text.trim(), storage: false })).directory);
+  await client.services.grid?.waitForServers(1, { timeoutMs: 10_000 });
+  // Once the hint is written tcp:HOST:PORT, the file holds the NURL with the same swissnum.
+  await introducer.stop();
+  await editTahoeCfg(directory, [{ section: 'node', key: 'tub.location', value: `tcp:127.0.0.1:${port}` }]);
+  const again = await startNode(t, directory);
+  assert.deepEqual(again.introducerNurls, [(await readFile(path.join(directory, 'private', 'introducer.furl'), 'utf8')).trim()]);
+  assert.equal(again.introducerNurls[0].split('/')[3].replace('#v=1', ''), text.trim().split('/')[3]);
 });
 
 test('the deprecated [client] introducer.furl works as petname "default"; together with a "default" in introducers.yaml it is refused', async (t) => {
