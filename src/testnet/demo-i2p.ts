@@ -62,9 +62,9 @@ class SessionWaves {
 export const I2P_LOCAL_DEMO_NETWORK: DemoNetwork = {
   name: 'i2p-local',
   description: 'I2P destinations only, over one local offline i2pd (about a minute to start: 20 s per I2P session wave)',
-  async prepare({ root, status }): Promise<PreparedDemoNetwork> {
+  async prepare({ root, signal, status }): Promise<PreparedDemoNetwork> {
     status('local i2pd: starting');
-    const router = await startI2pRouter({ dir: path.join(root, 'i2pd'), onProgress: (message) => status(`local i2pd: ${message}`) });
+    const router = await startI2pRouter({ dir: path.join(root, 'i2pd'), signal, onProgress: (message) => status(`local i2pd: ${message}`) });
     status(`local i2pd up (pid ${router.pid}, SAM on 127.0.0.1:${router.samPort})`);
     const samPort = `tcp:127.0.0.1:${router.samPort}`;
     const samOptions = Object.entries(router.sessionOptions)
@@ -102,7 +102,9 @@ export const I2P_LOCAL_DEMO_NETWORK: DemoNetwork = {
       connectTimeoutMs: 180_000,
       async teardown() {
         waves.stop();
-        await router.stop();
+        // Interrupted: nodes may still hold SAM sessions, with which i2pd takes > 10 s to
+        // obey SIGTERM; its directory is removed anyway, so it gets little time.
+        await router.stop(signal.aborted ? 500 : undefined);
       },
     };
   },

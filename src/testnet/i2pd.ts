@@ -36,6 +36,8 @@ export interface I2pRouterOptions {
   logger?: Logger;
   /** i2pd log level (default warn). */
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Stop waiting for the router (it is stopped again) and throw `Aborted`. */
+  signal?: AbortSignal;
 }
 
 export interface I2pRouter {
@@ -51,8 +53,8 @@ export interface I2pRouter {
   logTail(lines?: number): Promise<string>;
   /** Resolves when the router process exits. */
   exited: Promise<unknown>;
-  /** Stop the router (SIGTERM, SIGKILL after 5 s). Close SAM sockets first: it stops faster. */
-  stop(): Promise<void>;
+  /** Stop the router (SIGTERM, SIGKILL after `graceMs`, default 5 s). Close SAM sockets first: it stops faster. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** Start the offline router; on failure its log is in the error message and nothing is left running. */
@@ -66,9 +68,10 @@ export async function startI2pRouter(options: I2pRouterOptions): Promise<I2pRout
       logLevel: options.logLevel,
       onProgress: options.onProgress,
       logger: options.logger,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
   } catch (e) {
-    if (e instanceof TahoeError) {
+    if (e instanceof TahoeError && e.kind !== 'Aborted') {
       throw new TahoeError(e.kind, `offline I2P router failed to start: ${e.message}`, {
         cause: e,
         hint: e.kind === 'I2pUnavailable' && e.message.includes('not found') ? e.hint : 'install i2pd 2.45+ (apt-get install i2pd); the router log is printed above',
@@ -86,6 +89,6 @@ export async function startI2pRouter(options: I2pRouterOptions): Promise<I2pRout
     timeouts: OFFLINE_SAM_TIMEOUTS,
     logTail: (lines) => proc.logTail(lines),
     exited: proc.exited,
-    stop: () => proc.stop(),
+    stop: (graceMs) => proc.stop(graceMs),
   };
 }

@@ -4,15 +4,84 @@
  * answers, every server connected) until SIGINT, which stops it and removes the
  * directory. Bad arguments exit 2 with a hint.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { runCli } from './cli-helper.js';
 import { killAndWait } from '../helpers/processes.js';
 import { parseDemoSize, demoEncoding } from '../../src/cli/commands/demo.js';
+import { findI2pdExecutable } from '../../src/net/i2p/router-process.js';
+
+/** Processes started (directly or further down) by `pid`, with their command lines. */
+function descendants(pid: number): Map<number, string> {
+  const parentOf = new Map<number, number>();
+  const commandOf = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command name may hold spaces and parentheses: the fields after it follow the last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      commandOf.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found = new Map<number, string>();
+  const walk = (parent: number): void => {
+    for (const [child, p] of parentOf) {
+      if (p !== parent || found.has(child)) continue;
+      found.set(child, commandOf.get(child) ?? '');
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Start `demo --network NETWORK`, send SIGINT once stderr shows `when`, and check that it
+ * stops within `withinMs` and leaves none of the daemons it started (tor, i2pd) running.
+ */
+async function interruptStart(t: TestContext, network: string, when: RegExp, daemon: RegExp, withinMs: number): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/cli/run-cli.ts'), 'demo', '--network', network, '--once', '--servers', '2', '--size', '64KiB'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemons = new Map<number, string>();
+  t.after(async () => {
+    await killAndWait(child);
+    // Only what this demo started, by PID, if the demo failed to stop it.
+    for (const pid of daemons.keys()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 1200 && !when.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(stderr, when, stdout + stderr);
+  for (const [pid, command] of descendants(child.pid as number)) if (daemon.test(command)) daemons.set(pid, command);
+  assert.ok(daemons.size > 0, `the demo runs its ${network} daemons (${[...descendants(child.pid as number).values()].join('; ')})`);
+  const signalled = Date.now();
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  const stopMs = Date.now() - signalled;
+  assert.ok(stopMs < withinMs, `the demo took ${stopMs} ms to stop after SIGINT during its start`);
+  assert.match(stderr, /SIGINT: stopping the demo grid and removing its directory/);
+  assert.doesNotMatch(stdout, /grid up in/);
+  const left = [...daemons].filter(([pid]) => alive(pid)).map(([pid, command]) => `${pid} ${command}`);
+  assert.deepEqual(left, [], 'no tor or i2pd is left running');
+}
 
 test('demo --once: grid up, file round trip verified, cap and figures printed, directory removed', async () => {
   const r = await runCli(['demo', '--once', '--servers', '4', '--size', '300KiB']);
@@ -71,6 +140,23 @@ test('demo: SIGINT during the file transfer stops at once and cleans up', async 
   assert.ok(stopMs < 30_000, `the demo took ${stopMs} ms to stop after SIGINT`);
   assert.doesNotMatch(stdout, /uploaded/, 'the upload did not run to its end');
   assert.equal(existsSync(dir), false, 'the demo directory is removed');
+});
+
+test('demo: SIGINT while the I2P session waves build stops at once and leaves no i2pd', async (t) => {
+  try {
+    findI2pdExecutable();
+  } catch (e) {
+    const msg = `!!! i2pd not installed (${(e as Error).message}): apt-get install i2pd`;
+    if (process.env.CI === 'true') throw new Error(msg, { cause: e });
+    t.skip(msg);
+    return;
+  }
+  // Every session wave of the local i2pd takes 20 s; the start used to run it to its end.
+  await interruptStart(t, 'i2p-local', /building I2P tunnels for introducer/, /(^|\/)i2pd /, 8_000);
+});
+
+test('demo: SIGINT while the private Tor network comes up stops at once and leaves no tor', async (t) => {
+  await interruptStart(t, 'tor-testnet', /waiting for a consensus/, /(^|\/)tor /, 8_000);
 });
 
 test('demo: bad arguments exit 2 with a hint', async () => {

@@ -129,6 +129,33 @@ test('startI2pRouter: SAM answers, loopback only, nothing left after stop', asyn
   assert.equal(await portRefuses(router.samPort), true);
 });
 
+test('an abort while the router comes up stops it and throws Aborted at once', async (t) => {
+  if (!i2pdInstalled(t)) return;
+  const dir = tempDir(t, 'tahoe-ts-i2pd-');
+  const abort = new AbortController();
+  let pid: number | undefined;
+  t.after(() => {
+    // the router we caused to start: only if the abort failed to stop it
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  const started = Date.now();
+  await assert.rejects(
+    startI2pRouter({
+      dir,
+      signal: abort.signal,
+      onProgress: (m) => {
+        const match = /i2pd started \(pid (\d+)\)/.exec(m);
+        if (match === null) return;
+        pid = Number(match[1]);
+        abort.abort();
+      },
+    }),
+    (e: unknown) => isTahoeError(e, 'Aborted'),
+  );
+  assert.ok(pid !== undefined && Date.now() - started < 5_000, `aborted after ${Date.now() - started} ms`);
+  assert.equal(alive(pid), false, 'the router is stopped');
+});
+
 test('a router that cannot start fails with its log, leaving no process behind', async (t) => {
   if (!i2pdInstalled(t)) return;
   const dir = tempDir(t, 'tahoe-ts-i2pd-');

@@ -144,15 +144,26 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
   const encoding = options.encoding ?? demoEncoding(options.servers);
   const started: TahoeNode[] = [];
   let prepared: PreparedDemoNetwork | undefined;
+  let tornDown: Promise<void> | undefined;
+  const teardown = (): Promise<void> => {
+    if (prepared === undefined) return Promise.resolve();
+    tornDown ??= prepared.teardown().catch(() => undefined);
+    return tornDown;
+  };
   let closed: Promise<void> | undefined;
   const close = (keep = false): Promise<void> => {
     closed ??= (async () => {
       for (const node of [...started].reverse()) await node.stop().catch(() => undefined);
-      await prepared?.teardown().catch(() => undefined);
+      await teardown();
       if (!keep) await rm(root, { recursive: true, force: true }).catch(() => undefined);
     })();
     return closed;
   };
+  // Ctrl-C while the grid comes up: stop the network at once. A node start waiting on it
+  // (an I2P session wave of 20 s, an onion service being published) then fails at once
+  // instead of running to its end before the abort is noticed.
+  const stopNetworkNow = (): void => void teardown();
+  signal.addEventListener('abort', stopNetworkNow, { once: true });
   const nodeOptions = (role: DemoRole, index: number, directory: string): TahoeNodeOptions => ({
     directory,
     webGateway: createWebGateway,
@@ -165,6 +176,7 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
     await mkdir(root, { recursive: true });
     status(`preparing the ${options.network.name} network`);
     prepared = await options.network.prepare({ root, signal, status });
+    if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
     const net = prepared;
 
     status('creating the introducer');
@@ -219,10 +231,13 @@ export async function startDemoGrid(options: DemoGridOptions): Promise<DemoGrid>
         clearInterval(timer);
       }
     }
+    if (signal.aborted) throw asTahoeError(signal.reason, 'Aborted');
     return { root, network: options.network, introducer, servers, client, clientDirectory, encoding, close: (o) => close(o?.keep ?? false) };
   } catch (e) {
     await close(options.keepOnFailure === true);
     throw asTahoeError(e);
+  } finally {
+    signal.removeEventListener('abort', stopNetworkNow);
   }
 }
 

@@ -19,7 +19,7 @@ import dgram from 'node:dgram';
 import { existsSync, promises as fs, openSync, closeSync, constants as fsConstants } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { TahoeError } from '../../errors.js';
+import { TahoeError, asTahoeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { OPEN_GATE } from '../socket.js';
 import { SamClient, type SamEndpoint } from './sam.js';
@@ -182,6 +182,19 @@ export async function pickSamPort(): Promise<number> {
 // ---------------------------------------------------------------------------------------
 // Process
 
+/** Resolves after `ms`, or at once when `signal` fires (the caller checks it). */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** The first existing i2pd: the configured one, then $PATH, then the usual sbin dirs. */
 export function findI2pdExecutable(configured?: string): string {
   if (configured) {
@@ -218,6 +231,8 @@ export interface LaunchI2pdOptions {
   readyTimeoutMs?: number;
   onProgress?: (message: string) => void;
   logger?: Logger;
+  /** Give up waiting for the router (Ctrl-C): it is stopped and `Aborted` thrown. */
+  signal?: AbortSignal;
 }
 
 export interface I2pdProcess {
@@ -324,14 +339,21 @@ export async function launchI2pd(options: LaunchI2pdOptions): Promise<I2pdProces
   const probe = new SamClient({ endpoint: samEndpoint, gate: OPEN_GATE, timeouts: { helloMs: 2_000 } });
   let gone = false;
   void exited.then(() => (gone = true));
+  const signal = options.signal;
+  const aborted = async (): Promise<never> => {
+    await stop(1_000);
+    throw asTahoeError(signal?.reason, 'Aborted');
+  };
   for (;;) {
+    if (signal?.aborted) return aborted();
     if (gone) return fail(`i2pd exited during startup (${JSON.stringify(await exited)})`);
     try {
-      await probe.probe();
+      await probe.probe(signal);
       break;
     } catch (e) {
+      if (signal?.aborted) return aborted();
       if (Date.now() > deadline) return fail(`i2pd's SAM bridge did not answer within ${readyTimeoutMs} ms`, e);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100, signal);
     }
   }
   options.onProgress?.(`i2pd ready: SAM ${probe.version ?? '3.1'} on 127.0.0.1:${samPort}`);
