@@ -197,13 +197,19 @@ class ChkDownload {
         if (this.failedServers.has(server) || api === undefined) {
           throw new TahoeError('ServerUnreachable', `${server.label} failed earlier in this download`, { hint: 'tahoe-ts reads the share from another server' });
         }
-        const limit = AbortSignal.timeout(timeoutMs);
-        const combined = AbortSignal.any([limit, ...(signal === undefined ? [] : [signal])]);
+        // A controller with a cleared timer rather than AbortSignal.timeout/any: those keep a
+        // 30-second timer and a WeakRef alive per block read, thousands during a large download.
+        const limit = new AbortController();
+        const timer = setTimeout(() => limit.abort(new TahoeError('Timeout', `read timed out after ${timeoutMs} ms`)), timeoutMs);
+        const onAbort = (): void => limit.abort(signal?.reason);
+        if (signal?.aborted === true) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
         try {
-          return await api.readImmutable(this.si, shareNumber, offset, length, { signal: combined, timeoutMs });
+          return await api.readImmutable(this.si, shareNumber, offset, length, { signal: limit.signal, timeoutMs });
         } catch (e) {
           if (signal?.aborted === true) throw asTahoeError(signal.reason ?? e, 'Aborted');
-          const error = limit.aborted
+          const timedOut = limit.signal.aborted || asTahoeError(e, 'ServerUnreachable').kind === 'Timeout';
+          const error = timedOut
             ? new TahoeError('Timeout', `${server.label} did not deliver ${length} bytes of share ${shareNumber} within ${timeoutMs} ms`, {
               hint: 'the server is stalling; tahoe-ts reads another share',
               cause: e,
@@ -213,6 +219,9 @@ class ChkDownload {
           if (error.kind === 'Timeout') this.failedServers.add(server);
           this.noteFailure(server, error);
           throw error;
+        } finally {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
         }
       },
     };

@@ -111,6 +111,9 @@ interface Response {
   body: Buffer;
 }
 
+/** Request bodies at least this large are written apart from the headers (see requestOnce). */
+const SEPARATE_HEADERS_BYTES = 64 * 1024;
+
 const DEFAULTS = {
   connectMs: 60_000,
   headersMs: 60_000,
@@ -172,22 +175,28 @@ function shareNumberText(n: number): string {
   return String(n);
 }
 
+/**
+ * One signal for a request: the caller's signal and the time limit. A plain controller
+ * with a cleared timer and a removed listener, not `AbortSignal.any`/`AbortSignal.timeout`:
+ * those leave a WeakRef on the caller's long-lived signal and an uncancellable timer per
+ * request, thousands of live objects during a large transfer (more GC work, more heap).
+ */
 function combinedSignal(call: CallOptions | undefined, totalMs: number | undefined): { signal: AbortSignal | undefined; cleanup: () => void } {
-  const signals: AbortSignal[] = [];
-  if (call?.signal) signals.push(call.signal);
+  const outer = call?.signal;
   const limit = call?.timeoutMs ?? totalMs;
-  let timer: NodeJS.Timeout | undefined;
-  if (limit !== undefined) {
-    const c = new AbortController();
-    timer = setTimeout(() => c.abort(new TahoeError('Timeout', `the storage request took longer than ${limit} ms`)), limit);
-    signals.push(c.signal);
+  if (limit === undefined) return { signal: outer, cleanup: () => undefined };
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TahoeError('Timeout', `the storage request took longer than ${limit} ms`)), limit);
+  const onAbort = (): void => controller.abort(outer?.reason);
+  if (outer !== undefined) {
+    if (outer.aborted) onAbort();
+    else outer.addEventListener('abort', onAbort, { once: true });
   }
-  const cleanup = () => {
-    if (timer) clearTimeout(timer);
+  const cleanup = (): void => {
+    clearTimeout(timer);
+    outer?.removeEventListener('abort', onAbort);
   };
-  if (signals.length === 0) return { signal: undefined, cleanup };
-  if (signals.length === 1) return { signal: signals[0], cleanup };
-  return { signal: AbortSignal.any(signals), cleanup };
+  return { signal: controller.signal, cleanup };
 }
 
 export class StorageClient {
@@ -304,6 +313,11 @@ export class StorageClient {
         }
         const parts: Buffer[] = [];
         let size = 0;
+        // A successful body of announced length is copied into its final buffer as it
+        // arrives: the TLS layer's small chunks then die young instead of being held (and
+        // promoted by the GC) until the end, and no concatenation follows.
+        const known = ok && Number.isSafeInteger(declared) && declared > 0 ? declared : undefined;
+        let whole: Buffer | undefined;
         arm(this.timeouts.bodySilenceMs, 'data');
         res.on('data', (chunk: Buffer) => {
           arm(this.timeouts.bodySilenceMs, 'data');
@@ -318,15 +332,43 @@ export class StorageClient {
               hint: 'the server misbehaves or the request asked for too much at once',
             }));
           }
+          if (known !== undefined && size + chunk.length <= known) {
+            // Allocated at the first byte, not at the headers: a server that announces a
+            // large body and then stalls costs nothing.
+            whole ??= Buffer.allocUnsafe(known);
+            chunk.copy(whole, size);
+          } else {
+            if (whole !== undefined) {
+              // More than announced (the HTTP parser should not let this happen): keep it all.
+              parts.push(whole.subarray(0, size));
+              whole = undefined;
+            }
+            parts.push(chunk);
+          }
           size += chunk.length;
-          parts.push(chunk);
         });
         res.on('error', (e) => finish(e));
         res.on('aborted', () => finish(new TahoeError('ServerUnreachable', `${this.peer} closed the connection mid-response`)));
-        res.on('end', () => finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts, size) }));
+        res.on('end', () => {
+          const body = whole !== undefined ? whole.subarray(0, size) : parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+          finish(undefined, { status: res.statusCode ?? 0, headers: res.headers, body });
+        });
       });
-      if (spec.body !== undefined) req.end(spec.body);
-      else req.end();
+      const body = spec.body;
+      if (body === undefined) req.end();
+      else if (body.length < SEPARATE_HEADERS_BYTES) req.end(body);
+      else {
+        // Header and body written together (before the request has its socket, or corked
+        // by end()) reach the TLS layer as one gathered write, which copies both into a
+        // new buffer first — a copy of every PATCH. Once the socket is assigned, headers
+        // flushed alone and then the body go out as two writes and the body is encrypted
+        // straight from our buffer.
+        req.once('socket', () => {
+          if (settled || req.destroyed) return;
+          req.flushHeaders();
+          req.end(body);
+        });
+      }
     }).then((response) => this.check(spec, response));
   }
 
@@ -597,7 +639,8 @@ export class StorageClient {
       remaining -= got.length;
       if (got.length < want) break; // the share ended
     }
-    return Buffer.concat(parts);
+    // Buffer.concat copies even a single part: a read that fits one response is returned as it is.
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 }
 
