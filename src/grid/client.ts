@@ -171,6 +171,10 @@ export interface FileInfo {
 }
 
 export interface GridClient {
+  /**
+   * `source` is read once or twice (convergent keys); each chunk is hashed or copied before
+   * the next is asked for, so a source may reuse one buffer for all its chunks.
+   */
   uploadImmutable(source: ByteSource, size: number, options?: UploadOptions): Promise<UploadResult>;
   downloadImmutable(cap: string, options?: DownloadOptions): Promise<DownloadHandle>;
   /** Facts from the cap alone (no network). */

@@ -465,7 +465,8 @@ class Gateway implements RunningWebGateway {
 
   private async upload(grid: GridClient, spool: SpoolFile, op: OperationHandle, signal: AbortSignal): Promise<string> {
     throwIfSignalled(signal);
-    const result = await grid.uploadImmutable(spool.source(), spool.size, { signal, onProgress: (p) => op.progress(p) });
+    // The uploader hashes or copies each chunk before asking for the next: one read buffer per pass.
+    const result = await grid.uploadImmutable(spool.transientSource(), spool.size, { signal, onProgress: (p) => op.progress(p) });
     if (result.storageIndex !== undefined) op.setStorageIndex(result.storageIndex);
     this.log.info(`uploaded ${result.size} bytes (${result.sharesPlaced} shares on ${result.servers} servers, ${result.elapsedMs} ms)`);
     return result.cap;

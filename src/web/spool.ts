@@ -77,9 +77,42 @@ export class SpoolFile {
     }
   }
 
-  /** A fresh pass over the spooled bytes for each call (what the encoder needs). */
+  /** A fresh pass over the spooled bytes for each call; every chunk is a new buffer the consumer may keep. */
   source(): ByteSource {
     return () => createReadStream(this.path, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
+  }
+
+  /**
+   * Like `source()`, but every pass reads into one buffer of its own, so a chunk is valid
+   * only until the next one is asked for. For consumers that hash or copy each chunk before
+   * asking for the next (the CHK uploader: convergence pass, encoder): a gigabyte upload
+   * then allocates 256 KiB per pass instead of two gigabytes that the GC must reclaim.
+   */
+  transientSource(): ByteSource {
+    const file = this.path;
+    return async function* () {
+      let handle: FileHandle;
+      try {
+        handle = await open(file, 'r');
+      } catch (e) {
+        throw diskError('read', e);
+      }
+      try {
+        const buffer = Buffer.allocUnsafe(READ_CHUNK);
+        for (;;) {
+          let bytesRead: number;
+          try {
+            ({ bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null));
+          } catch (e) {
+            throw diskError('read', e);
+          }
+          if (bytesRead === 0) return;
+          yield buffer.subarray(0, bytesRead);
+        }
+      } finally {
+        await handle.close().catch(() => undefined);
+      }
+    };
   }
 
   /** Delete the file (idempotent; never throws). */
