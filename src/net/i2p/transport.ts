@@ -166,6 +166,8 @@ export class I2pTransport implements Transport {
   private readonly logger: Logger;
   private clientSession: Promise<SamSession> | undefined;
   private readonly listeners = new Set<I2pListener>();
+  /** Destinations (b32) a `listen` is setting up: taken before its first wait, so a second listen on the key is refused. */
+  private readonly listening = new Set<string>();
   private closed = false;
   private lastError: string | undefined;
 
@@ -258,25 +260,30 @@ export class I2pTransport implements Transport {
       throw new TahoeError('Internal', `the I2P transport cannot listen on a ${spec.kind} spec`, { hint: 'this is a bug in the node wiring' });
     }
     if (this.closed) throw this.closedError();
-    let privateKey = 'TRANSIENT';
-    let b32: string | undefined;
-    if (spec.keyFile !== undefined) {
-      const key = await loadOrCreateDestinationKey(spec.keyFile);
-      if (key.created) this.logger.info(`created a new I2P destination in ${spec.keyFile}`);
-      privateKey = key.privateKeyBase64;
-      b32 = key.b32;
-      for (const l of this.listeners) {
-        if (l.b32 === b32) {
-          throw new TahoeError('BadInput', `already listening on the I2P destination of ${spec.keyFile}`, {
-            hint: 'each I2P listener needs its own key file',
-          });
-        }
-      }
-      const reuse = reuseKey(this.sam, b32);
+    if (spec.keyFile === undefined) return this.startListener(spec, 'TRANSIENT', onConnection);
+    const key = await loadOrCreateDestinationKey(spec.keyFile);
+    if (key.created) this.logger.info(`created a new I2P destination in ${spec.keyFile}`);
+    // Checked and taken with no await in between: two listens on one key, started
+    // together, would otherwise both pass the check and both wait for the same session.
+    if (this.listening.has(key.b32) || [...this.listeners].some((l) => l.b32 === key.b32)) {
+      throw new TahoeError('BadInput', `already listening on the I2P destination of ${spec.keyFile}`, {
+        hint: 'each I2P listener needs its own key file',
+      });
+    }
+    this.listening.add(key.b32);
+    try {
+      const reuse = reuseKey(this.sam, key.b32);
       const marked = await readClosedMarker(spec.keyFile, this.sam);
       if (marked !== undefined && marked > (lastClosedAt.get(reuse) ?? 0)) lastClosedAt.set(reuse, marked);
       await waitForKeyReuse(reuse, this.reuseDelayMs);
+      return await this.startListener(spec, key.privateKeyBase64, onConnection);
+    } finally {
+      // From here on the listener itself (in `listeners`) holds the key.
+      this.listening.delete(key.b32);
     }
+  }
+
+  private async startListener(spec: Extract<ListenSpec, { kind: 'i2p' }>, privateKey: string, onConnection: ConnectionHandler): Promise<I2pListener> {
     const session = await this.sam.createSession({ destination: privateKey, options: this.sessionOptions });
     if (this.closed) {
       await session.close();

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isTahoeError } from '../../../src/errors.js';
 import { I2pTransport } from '../../../src/net/i2p/transport.js';
 import { OFFLINE_SAM_TIMEOUTS } from '../../../src/net/i2p/sam.js';
 import { OPEN_GATE } from '../../../src/net/socket.js';
@@ -69,4 +70,31 @@ test('a restarted listener waits out its dying destination, using the close mark
     const waited = await timedListen(keyFile);
     assert.ok(waited < DELAY_MS - 300, `${name}: no wait (${waited} ms)`);
   }
+});
+
+test('two listens started together on one key: one listens, the other is refused before it waits or makes a session', async (t) => {
+  const sam = await startMiniSam(t);
+  const dir = tempDir(t);
+  const tr = new I2pTransport({ sam: { endpoint: sam.endpoint, gate: OPEN_GATE, timeouts: OFFLINE_SAM_TIMEOUTS }, sessionOptions: {}, sameKeyReuseDelayMs: DELAY_MS });
+  t.after(() => tr.close());
+  const refused = (e: unknown): boolean => isTahoeError(e, 'BadInput') && /already listening/.test(e.message) && /own key file/.test(e.hint);
+  const race = async (keyFile: string): Promise<number> => {
+    const started = Date.now();
+    const results = await Promise.allSettled([0, 1, 2].map(() => tr.listen({ kind: 'i2p', keyFile }, (s) => s.destroy())));
+    const listening = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    assert.equal(listening.length, 1, `exactly one listener (${results.map((r) => (r.status === 'fulfilled' ? 'listening' : String(r.reason))).join('; ')})`);
+    for (const r of results) if (r.status === 'rejected') assert.ok(refused(r.reason), String(r.reason));
+    assert.equal(sam.sessions(), 1, 'one session on the router');
+    await listening[0].close();
+    return Date.now() - started;
+  };
+  // A new key: nothing to wait for, the race is over the session creation.
+  const keyFile = path.join(dir, 'i2p_dest.privkey');
+  await race(keyFile);
+  // Just closed: every listen waits out the dying destination; the check came before the wait.
+  const waited = await race(keyFile);
+  assert.ok(waited >= DELAY_MS - 100, `waited ${waited} ms`);
+  // After the listener closed, the key can be listened on again.
+  const again = await tr.listen({ kind: 'i2p', keyFile }, (s) => s.destroy());
+  await again.close();
 });
