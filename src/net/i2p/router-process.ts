@@ -22,6 +22,7 @@ import path from 'node:path';
 import { TahoeError, asTahoeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import { OPEN_GATE } from '../socket.js';
+import { stopOwnedProcess } from '../owned-process.js';
 import { SamClient, type SamEndpoint } from './sam.js';
 
 export const DEFAULT_CERTS_DIR = '/usr/share/i2pd/certificates';
@@ -243,7 +244,7 @@ export interface I2pdProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Last lines of i2pd.log and of its stdout/stderr. */
   logTail(lines?: number): Promise<string>;
-  /** SIGTERM, SIGKILL after `graceMs` (default 5 s); resolves once the process is gone. */
+  /** SIGTERM, SIGKILL after `graceMs` (default 5 s); resolves once the process is gone (at most 2 s after SIGKILL). */
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -310,16 +311,11 @@ export async function launchI2pd(options: LaunchI2pdOptions): Promise<I2pdProces
     const b = await tailFile(outFile, lines);
     return [a && `--- ${logFile}\n${a}`, b.trim() && `--- ${outFile}\n${b}`].filter(Boolean).join('\n');
   };
-  const stop = async (graceMs = 5_000) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      logger.debug(`i2pd (pid ${pid}) did not stop within ${graceMs} ms; SIGKILL`);
-      child.kill('SIGKILL');
-    }, graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = (graceMs = 5_000): Promise<void> =>
+    stopOwnedProcess({ child, exited, marker: dataDir }, {
+      graceMs,
+      onKill: () => logger.debug(`i2pd (pid ${pid}) did not stop within ${graceMs} ms; SIGKILL`),
+    });
 
   const samEndpoint = { host: '127.0.0.1', port: samPort };
   const fail = async (message: string, cause?: unknown): Promise<never> => {

@@ -16,6 +16,7 @@ import { connectTorControl, type BootstrapStatus, type TorControlClient, type To
 import { checkPrivatePermissions } from './onion-key.js';
 import { dialableListener } from './control-protocol.js';
 import { spawnTor, stopTor, type TorChild } from './process.js';
+import { waitForExit } from '../owned-process.js';
 
 export interface LaunchTorOptions {
   gate: EgressGate;
@@ -136,11 +137,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<LaunchedTor>
 async function shutdown(control: TorControlClient, tor: TorChild): Promise<void> {
   // Closing the owning connection makes tor exit within ~50 ms; signals only if it lingers.
   await control.close().catch(() => undefined);
-  // The timer is cleared: left pending it would keep a stopped node's process alive 5 s more.
-  let timer: NodeJS.Timeout | undefined;
-  const exited = await Promise.race([tor.exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000)))]);
-  clearTimeout(timer);
-  if (!exited) await stopTor(tor);
+  if (!(await waitForExit(tor.exited, 5000))) await stopTor(tor);
 }
 
 async function ensurePrivateDir(dir: string): Promise<void> {

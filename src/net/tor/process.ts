@@ -2,11 +2,13 @@
  * Starting and stopping tor processes we own (a launched tor, the nodes of a private test
  * network). Only processes started here are ever signalled, by PID, after checking that
  * the PID still runs the command line we started (tor.md §6.7), with SIGTERM first (SIGINT
- * makes relays wait 30 s) and SIGKILL after a grace period.
+ * makes relays wait 30 s) and SIGKILL after a grace period (net/owned-process.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { TahoeError } from '../../errors.js';
+import { stopOwnedProcess } from '../owned-process.js';
+
+export { processMatches } from '../owned-process.js';
 
 export interface TorChild {
   readonly child: ChildProcess;
@@ -88,40 +90,8 @@ export async function spawnTor(args: string[], options: SpawnTorOptions): Promis
   };
 }
 
-/** True when /proc says `pid` is (still) the process whose command line contains `marker`. */
-export function processMatches(pid: number, marker: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(marker));
-  } catch {
-    return false;
-  }
-}
-
 /** SIGTERM, then SIGKILL after `graceMs`; never signals a PID that no longer runs our tor. */
 export async function stopTor(tor: TorChild, graceMs = 5000): Promise<void> {
   if (tor.hasExited()) return;
-  const signal = (name: NodeJS.Signals) => {
-    // /proc is the safety net against PID reuse; where it does not exist (not Linux) the
-    // ChildProcess's own state is all we have.
-    if (existsSync('/proc/self/cmdline') && !processMatches(tor.pid, tor.marker)) return;
-    try {
-      tor.child.kill(name);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const killed = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      if (!tor.hasExited()) signal('SIGKILL');
-      resolve();
-    }, graceMs);
-  });
-  await Promise.race([tor.exited, killed]);
-  if (timer) clearTimeout(timer);
-  if (!tor.hasExited()) {
-    await Promise.race([tor.exited, new Promise((r) => (timer = setTimeout(r, 2000)))]);
-    clearTimeout(timer);
-  }
+  await stopOwnedProcess(tor, { graceMs });
 }
