@@ -56,7 +56,8 @@ interface ClientCase {
 }
 
 const NO_TOR_FOUND = /no tor found:.*hint: install and start tor.*\[tor\] launch = true/s;
-const TOR_DISABLED = /needs Tor, which is not available.*hint: this server is reachable only over Tor/;
+// The router names the setting that switched Tor off, and the fix (commit 39d5acd).
+const TOR_DISABLED = /needs Tor, which is switched off \(\[tor\] enabled = false\).*hint: this server is reachable only over Tor: remove "\[tor\] enabled = false"/;
 const TCP_DISABLED = /tcp = disabled/;
 const viaTor: Record<ServerName, Expectation> = { S1: 'tor', 'S2-original': 'tor', 'S2-1.20': 'tor', 'S3-original': 'tor', 'S3-1.20': 'tor' };
 const uc2: Record<ServerName, Expectation> = { S1: 'tcp', 'S2-original': 'tcp', 'S2-1.20': 'tcp', 'S3-original': 'tor', 'S3-1.20': 'tor' };
