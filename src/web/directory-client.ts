@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { TahoeError } from '../errors.js';
+import { directoryReadCapOf, formatDirectoryCap, parseDirectoryCap } from '../dirnode/caps.js';
 import { GatewayClient, readAll, type GatewayReply } from './client.js';
 
 /** A child entry or a node, as `?t=json` shows it. */
@@ -175,4 +176,17 @@ export function parseNodeJson(text: string): NodeJson {
 /** The best cap of a node: the write cap when there is one. */
 export function capOf(data: NodeData): string | undefined {
   return data.rw_uri ?? data.ro_uri;
+}
+
+/**
+ * One key for a directory whatever names it (a write cap, a read cap, two aliases): its
+ * read cap, in canonical form. Undefined for anything that is not a directory cap.
+ */
+export function directoryKeyOf(cap: string | undefined): string | undefined {
+  if (cap === undefined) return undefined;
+  try {
+    return formatDirectoryCap(directoryReadCapOf(parseDirectoryCap(cap)));
+  } catch {
+    return undefined;
+  }
 }

@@ -22,9 +22,8 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TahoeError } from '../../errors.js';
-import { directoryReadCapOf, formatDirectoryCap, parseDirectoryCap } from '../../dirnode/caps.js';
 import { compareCodePoints } from '../../dirnode/directory.js';
-import { DirectoryClient, capOf, type NodeData, type NodeJson } from '../../web/directory-client.js';
+import { DirectoryClient, capOf, directoryKeyOf, type NodeData, type NodeJson } from '../../web/directory-client.js';
 import { readAliases } from '../../config/aliases.js';
 import { resolvePath, describeGridPath, type GridPath } from '../aliases.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
@@ -42,7 +41,7 @@ type Place =
 
 type Source =
   | { readonly kind: 'file'; readonly place: Place; readonly name?: string; readonly size?: number; readonly grid?: NodeData }
-  | { readonly kind: 'directory'; readonly place: Place; readonly name?: string };
+  | { readonly kind: 'directory'; readonly place: Place; readonly name?: string; readonly key?: string };
 
 interface Counts {
   files: number;
@@ -67,18 +66,12 @@ async function localKind(p: string): Promise<'file' | 'directory' | 'missing' | 
   }
 }
 
-function child(place: Place, name: string): Place {
-  return place.where === 'local' ? { where: 'local', path: path.join(place.path, name) } : { where: 'grid', rootCap: place.rootCap, path: [...place.path, name] };
+function describePlace(place: Place): string {
+  return place.where === 'local' ? place.path : place.path.length === 0 ? 'the target' : place.path.join('/');
 }
 
-/** The read cap of a directory cap, as the one key for a directory whatever cap names it. */
-function directoryKey(cap: string | undefined): string | undefined {
-  if (cap === undefined) return undefined;
-  try {
-    return formatDirectoryCap(directoryReadCapOf(parseDirectoryCap(cap)));
-  } catch {
-    return undefined;
-  }
+function child(place: Place, name: string): Place {
+  return place.where === 'local' ? { where: 'local', path: path.join(place.path, name) } : { where: 'grid', rootCap: place.rootCap, path: [...place.path, name] };
 }
 
 class Copier {
@@ -106,31 +99,54 @@ class Copier {
     const [type, data] = info;
     const name = resolved.path.at(-1);
     const place: Place = { where: 'grid', rootCap: resolved.rootCap, path: resolved.path };
-    if (type === 'dirnode') return { kind: 'directory', place, ...(name === undefined ? {} : { name }) };
+    const key = directoryKeyOf(capOf(data));
+    if (type === 'dirnode') return { kind: 'directory', place, ...(name === undefined ? {} : { name }), ...(key === undefined ? {} : { key }) };
     if (type === 'filenode') return { kind: 'file', place, ...(name === undefined ? {} : { name }), ...(data.size === undefined ? {} : { size: data.size }), grid: data };
     throw new TahoeError('UsageError', `${arg}: a cap of a kind tahoe-ts does not know cannot be copied`, { hint: 'a newer Tahoe-LAFS may know it; `tahoe-ts ln` can link it' });
   }
 
-  /** What is at the target: a directory, a file, or nothing. */
-  async targetKind(place: Place): Promise<'file' | 'directory' | 'missing'> {
+  /**
+   * What is at the target: a directory, a file, or nothing. An existing grid directory
+   * receives the copy, so it is never copied itself (met as a source through another name).
+   */
+  async targetKind(place: Place): Promise<{ kind: 'file' | 'directory' | 'missing'; key?: string }> {
     if (place.where === 'local') {
       const kind = await localKind(place.path);
       if (kind === 'other') throw new TahoeError('UsageError', `${place.path} is neither a file nor a directory`, { hint: 'copy to a directory or a file name' });
-      return kind;
+      return { kind };
     }
     const info = await this.client.infoIfExists(place.rootCap, place.path);
-    if (info === undefined) return 'missing';
-    return info[0] === 'dirnode' ? 'directory' : 'file';
+    if (info === undefined) return { kind: 'missing' };
+    if (info[0] !== 'dirnode') return { kind: 'file' };
+    const key = directoryKeyOf(capOf(info[1]));
+    if (key === undefined) return { kind: 'directory' };
+    this.targets.add(key);
+    return { kind: 'directory', key };
   }
 
-  async ensureDirectory(place: Place): Promise<void> {
+  /** Make (or reuse) the directory at `place`; for the grid, its key (directoryKeyOf). */
+  async ensureDirectory(place: Place): Promise<string | undefined> {
+    let key: string | undefined;
     if (place.where === 'local') {
       await mkdir(place.path, { recursive: true });
     } else {
-      const key = directoryKey(await this.client.mkdirAt(place.rootCap, place.path));
+      key = directoryKeyOf(await this.client.mkdirAt(place.rootCap, place.path));
       if (key !== undefined) this.targets.add(key);
     }
     this.counts.directories++;
+    return key;
+  }
+
+  /**
+   * A grid directory copied onto itself (two names for one directory: two aliases, a cap
+   * and a path) would have each of its files copied over itself — mutable ones replaced
+   * by immutable copies. Refused, as cp(1) refuses to copy a file onto itself.
+   */
+  refuseSameDirectory(from: Extract<Source, { kind: 'directory' }>, fromLabel: string, targetKey: string | undefined, targetLabel: string): void {
+    if (from.key === undefined || targetKey !== from.key) return;
+    throw new TahoeError('UsageError', `${fromLabel} and ${targetLabel} are the same directory`, {
+      hint: 'copy it to a place outside itself; two aliases (or a cap and a path) can name one directory: `tahoe-ts list-aliases` shows them',
+    });
   }
 
   async copyFile(from: Extract<Source, { kind: 'file' }>, to: Place): Promise<void> {
@@ -205,11 +221,12 @@ class Copier {
     const children = Object.entries(data.children ?? {}).sort(([a], [b]) => compareCodePoints(a, b));
     for (const [name, [childType, childData]] of children as Array<[string, NodeJson]>) {
       const place = child(from.place, name);
-      if (childType === 'dirnode' && this.targets.has(directoryKey(childData.ro_uri ?? childData.rw_uri) ?? '')) {
+      if (childType === 'dirnode' && this.targets.has(directoryKeyOf(childData.ro_uri ?? childData.rw_uri) ?? '')) {
         process.stderr.write(`skipping ${name}: it is part of this copy's target (a directory copied into itself)\n`);
         continue;
       }
-      if (childType === 'dirnode') await this.copyDirectory({ kind: 'directory', place, name }, child(to, name));
+      const key = directoryKeyOf(capOf(childData));
+      if (childType === 'dirnode') await this.copyDirectory({ kind: 'directory', place, name, ...(key === undefined ? {} : { key }) }, child(to, name));
       else if (childType === 'filenode') await this.copyFile({ kind: 'file', place, name, ...(childData.size === undefined ? {} : { size: childData.size }), grid: childData }, child(to, name));
       else process.stderr.write(`skipping ${name}: a cap of a kind tahoe-ts does not know\n`);
     }
@@ -222,7 +239,7 @@ class Copier {
     if (from.place.where === 'local' && to.where === 'local') {
       throw new TahoeError('UsageError', 'cp copies to or from the grid; both paths are local here', { hint: 'use cp(1) for local copies' });
     }
-    await this.ensureDirectory(to);
+    this.refuseSameDirectory(from, from.name ?? 'the source', await this.ensureDirectory(to), describePlace(to));
     await this.copyContents(from, to);
   }
 }
@@ -255,7 +272,7 @@ Exit codes: 0 copied; 2 bad arguments, paths or aliases, a directory without -r;
     const sources: Source[] = [];
     for (let i = 0; i < args.length - 1; i++) sources.push(await copier.source(args[i], resolved[i]));
     const targetPlace: Place = target.kind === 'local' ? { where: 'local', path: target.path } : { where: 'grid', rootCap: target.rootCap, path: target.path };
-    const targetState = await copier.targetKind(targetPlace);
+    const { kind: targetState, key: targetKey } = await copier.targetKind(targetPlace);
     const endsWithSlash = targetArg.endsWith('/') || (target.kind === 'grid' && target.path.length === 0);
     const single = sources.length === 1 ? sources[0] : undefined;
 
@@ -266,6 +283,10 @@ Exit codes: 0 copied; 2 bad arguments, paths or aliases, a directory without -r;
         throw new TahoeError('UsageError', `${targetArg} is a file: ${sources.length > 1 ? 'several sources need a directory as the target' : 'a directory cannot be copied onto a file'}`, { hint: 'give a directory (ending with "/") as the target' });
       }
       if (targetState === 'missing') await copier.ensureDirectory(targetPlace);
+      // Before anything is copied: an unnamed directory (an alias, a cap) whose contents would go into itself.
+      sources.forEach((source, i) => {
+        if (source.kind === 'directory' && source.name === undefined) copier.refuseSameDirectory(source, args[i], targetKey, targetArg);
+      });
       for (const source of sources) {
         if (source.kind === 'directory' && flags.recursive !== true) {
           throw new TahoeError('UsageError', `${source.name ?? 'a source'} is a directory`, { hint: 'use cp -r to copy directories' });

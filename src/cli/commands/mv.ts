@@ -8,12 +8,29 @@
  */
 import { Command } from 'commander';
 import { TahoeError } from '../../errors.js';
-import { DirectoryClient, capOf } from '../../web/directory-client.js';
+import { DirectoryClient, capOf, directoryKeyOf } from '../../web/directory-client.js';
 import { describeGridPath, resolveGridArgument, type GridPath } from '../aliases.js';
 import { nodeDirectoryOf, withNodeDirectory } from '../context.js';
 
 function missing(p: GridPath, e: unknown): TahoeError {
   return new TahoeError('NotFound', `${describeGridPath(p)}: no such file or directory`, { hint: 'check the path with `tahoe-ts ls`; names are case-sensitive', cause: e });
+}
+
+/**
+ * The keys (directoryKeyOf) of the directories from `rootCap` down `path`, as far as they
+ * exist: the root, then one per name.
+ */
+async function directoriesOnTheWay(client: DirectoryClient, rootCap: string, path: readonly string[]): Promise<string[]> {
+  const root = directoryKeyOf(rootCap);
+  if (root === undefined) return [];
+  const keys = [root];
+  for (let depth = 1; depth <= path.length; depth++) {
+    const info = await client.infoIfExists(rootCap, path.slice(0, depth));
+    const key = info?.[0] === 'dirnode' ? directoryKeyOf(capOf(info[1])) : undefined;
+    if (key === undefined) break;
+    keys.push(key);
+  }
+  return keys;
 }
 
 /** Link FROM's cap at TO; with `move`, unlink FROM afterwards. */
@@ -22,12 +39,15 @@ export async function linkPath(nodeDirectory: string, fromArg: string, toArg: st
   const to = await resolveGridArgument(nodeDirectory, toArg);
   const client = await DirectoryClient.forNodeDirectory(nodeDirectory);
   let cap: string | undefined;
+  let isDirectory: boolean;
   if (from.path.length === 0 && from.alias === undefined) {
     cap = from.rootCap; // a bare cap: link it as it is
+    isDirectory = directoryKeyOf(cap) !== undefined;
   } else {
     const info = await client.infoIfExists(from.rootCap, from.path);
     if (info === undefined) throw missing(from, undefined);
     cap = capOf(info[1]);
+    isDirectory = info[0] === 'dirnode';
   }
   if (cap === undefined) throw new TahoeError('IntegrityError', `${describeGridPath(from)} has no cap`, { hint: 'the directory entry is damaged; unlink it' });
   if (move && from.path.length === 0) {
@@ -40,10 +60,25 @@ export async function linkPath(nodeDirectory: string, fromArg: string, toArg: st
     if (name === undefined) throw new TahoeError('UsageError', `${fromArg} has no name to give it inside ${toArg}`, { hint: 'give the new name: tahoe-ts ln CAP ALIAS:DIR/NAME' });
     targetPath = [...targetPath, name];
   }
-  if (move && from.rootCap === to.rootCap && targetPath.join('/') === from.path.join('/')) return;
-  if (move && from.rootCap === to.rootCap && targetPath.length > from.path.length && from.path.every((name, i) => targetPath[i] === name)) {
+  const intoItself = (): TahoeError =>
     // It would then be reachable only through itself: lost to every alias.
-    throw new TahoeError('UsageError', `cannot move ${fromArg} into itself (${toArg})`, { hint: 'choose a target outside it; `tahoe-ts ln` links it there as well without unlinking it' });
+    new TahoeError('UsageError', `cannot move ${fromArg} into itself (${toArg})`, { hint: 'choose a target outside it; `tahoe-ts ln` links it there as well without unlinking it' });
+  if (move && from.rootCap === to.rootCap && targetPath.join('/') === from.path.join('/')) return;
+  if (move && from.rootCap === to.rootCap && targetPath.length > from.path.length && from.path.every((name, i) => targetPath[i] === name)) throw intoItself();
+  if (move) {
+    // The same checks by cap, for names the paths do not show to be one: two aliases for
+    // one directory, a cap, an alias for a directory inside FROM. The directories on the
+    // way to the new link (one lookup each) must not include FROM; and when the new link
+    // would be FROM's own entry, there is nothing to move (linking it over itself and then
+    // unlinking FROM would lose it).
+    const onTheWay = await directoriesOnTheWay(client, to.rootCap, targetPath.slice(0, -1));
+    const moving = isDirectory ? directoryKeyOf(cap) : undefined;
+    if (moving !== undefined && onTheWay.includes(moving)) throw intoItself();
+    if (onTheWay.length === targetPath.length && targetPath.at(-1)?.normalize('NFC') === from.path.at(-1)?.normalize('NFC')) {
+      const fromParent = await client.infoIfExists(from.rootCap, from.path.slice(0, -1));
+      const fromParentKey = fromParent === undefined ? undefined : directoryKeyOf(capOf(fromParent[1]));
+      if (fromParentKey !== undefined && fromParentKey === onTheWay.at(-1)) return;
+    }
   }
   try {
     await client.link(to.rootCap, targetPath, cap, 'only-files');
