@@ -187,11 +187,12 @@ test('directory verbs through running client nodes', { timeout: 600_000 }, async
     assert.ok(readFileSync(out).equals(big), 'the file read back equals the one put');
     assert.equal(await ok(['get', ...d, 'docs/stdin.txt']), 'from stdin\n');
     assert.equal(await ok(['ls', ...d]), 'docs\nnew\n');
-    assert.equal(await ok(['ls', ...d, '-F', 'tahoe:docs']), 'big.bin\ndeep/\nmdmf.txt\nnotes2.txt\nstdin.txt\n');
+    assert.equal(await ok(['ls', ...d, '-F', 'tahoe:docs']), 'big.bin\ndeep/\nmdmf.txt*\nnotes2.txt\nstdin.txt\n', 'Tahoe\'s marks: / directory, * mutable file');
+    // Tahoe's columns: each as wide as its widest cell, right-aligned (names too).
     const long = (await ok(['ls', ...d, '-l', 'tahoe:docs'])).split('\n');
-    assert.match(long[0], /^-r-- 400000 \w{3} \d\d \d\d:\d\d big\.bin$/);
-    assert.match(long[1], /^drwx +- \w{3} \d\d \d\d:\d\d deep$/);
-    assert.match(long[2], /^-rw- +\? \w{3} \d\d \d\d:\d\d mdmf\.txt$/, 'a mutable child: writable, size unknown');
+    assert.match(long[0], /^-r-- 400000 \w{3} \d\d \d\d:\d\d {4}big\.bin$/);
+    assert.match(long[1], /^drwx {6}- \w{3} \d\d \d\d:\d\d {7}deep$/);
+    assert.match(long[2], /^-rw- {6}\? \w{3} \d\d \d\d:\d\d {3}mdmf\.txt$/, 'a mutable child: writable, size unknown');
     assert.match(await ok(['ls', ...d, '-u', 'tahoe:docs/big.bin']), /^big\.bin URI:CHK:/);
     const json = JSON.parse(await ok(['ls', ...d, '--json', 'tahoe:docs'])) as [string, { children: Record<string, unknown>; rw_uri: string }];
     assert.equal(json[0], 'dirnode');
