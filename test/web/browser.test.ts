@@ -10,9 +10,10 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { tempDir } from '../helpers/tmp.js';
 import { startGatewayFixture, request } from './helpers.js';
 
 const CHROMIUM = process.env.TAHOE_TS_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,9 +29,19 @@ function chromiumOrSkip(t: TestContext): boolean {
 }
 
 async function launch(t: TestContext): Promise<BrowserContext> {
-  const profile = tempDir(t, 'tahoe-ts-chromium-');
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000, chromiumSandbox: false });
-  t.after(() => context.close());
+  // One hook, in this order: Chromium keeps writing its profile until it has exited, so the
+  // profile is removed only after close() (separate after-hooks run first-registered first,
+  // which removed the profile under a live browser, failed, and left the browser running).
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'tahoe-ts-chromium-'));
+  let context: BrowserContext | undefined;
+  t.after(async () => {
+    try {
+      await context?.close();
+    } finally {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    }
+  });
+  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000, chromiumSandbox: false });
   return context;
 }
 
