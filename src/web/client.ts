@@ -137,10 +137,7 @@ export class GatewayClient {
         try {
           for await (const chunk of body) {
             if (settled) return; // the gateway answered early (an error): stop sending
-            if (!req.write(chunk)) await new Promise<void>((r, j) => {
-              req.once('drain', r);
-              req.once('close', () => j(new TahoeError('Aborted', 'the connection to the node closed while sending', { hint: 'see the node\'s log' })));
-            });
+            if (!req.write(chunk)) await drainOrClose(req);
             sent += chunk.length;
             options.onSent?.(sent);
           }
@@ -252,4 +249,20 @@ export async function readAll(stream: AsyncIterable<Buffer | string>, limit: num
     chunks.push(b);
   }
   return Buffer.concat(chunks);
+}
+
+/** Wait for `drain`, failing if the connection closes first; leaves no listener behind (one wait per full buffer). */
+function drainOrClose(req: http.ClientRequest): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      req.off('close', onClose);
+      resolve();
+    };
+    const onClose = (): void => {
+      req.off('drain', onDrain);
+      reject(new TahoeError('Aborted', 'the connection to the node closed while sending', { hint: 'see the node\'s log' }));
+    };
+    req.once('drain', onDrain);
+    req.once('close', onClose);
+  });
 }
