@@ -13,6 +13,7 @@
  * minutes and ~3.5 GB of share files in the temp directory). --quick: 1 MiB and 16 MiB.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { binNodeFlags } from '../test/web/cli-process.js';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -36,8 +37,8 @@ interface ClientReport {
   happiness: number;
 }
 
-function tsx(script: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+function tsx(script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeFlags, '--import', 'tsx', path.join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 async function startServers(count: number): Promise<{ servers: unknown; stop: () => Promise<void> }> {
@@ -66,7 +67,8 @@ async function startServers(count: number): Promise<{ servers: unknown; stop: ()
 }
 
 async function runClient(servers: unknown, sizes: number[]): Promise<ClientReport[]> {
-  const child = tsx('test/grid/memory-child.ts', sizes.map(String), { GRID_SERVERS: JSON.stringify(servers) });
+  // The client runs with the Node flags users get from bin/tahoe-ts (its memory depends on them).
+  const child = tsx('test/grid/memory-child.ts', sizes.map(String), { GRID_SERVERS: JSON.stringify(servers) }, binNodeFlags());
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startGrid } from './fixture.js';
 import { spawnTracked } from '../helpers/processes.js';
 import { REPO_ROOT } from '../helpers/shared.js';
+import { binNodeFlags } from '../web/cli-process.js';
 
 interface Report {
   size: number;
@@ -21,7 +22,8 @@ interface Report {
 }
 
 export async function runClientChild(t: Parameters<typeof spawnTracked>[0], servers: unknown, sizes: number[], env: Record<string, string> = {}): Promise<Report[]> {
-  const child = spawnTracked(t, process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/grid/memory-child.ts'), ...sizes.map(String)], {
+  // With the Node flags users get from bin/tahoe-ts (the client's memory depends on them).
+  const child = spawnTracked(t, process.execPath, [...binNodeFlags(), '--import', 'tsx', path.join(REPO_ROOT, 'test/grid/memory-child.ts'), ...sizes.map(String)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env, GRID_SERVERS: JSON.stringify(servers) },
   });

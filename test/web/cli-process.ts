@@ -10,7 +10,7 @@
  * which starts faster than a private build.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { REPO_ROOT } from '../helpers/shared.js';
@@ -50,10 +50,21 @@ async function privateBuild(t: Pick<TestContext, 'after'>): Promise<string> {
   return runner;
 }
 
+/**
+ * The Node flags on bin/tahoe-ts's `#!/usr/bin/env -S node …` line: what a user gets from
+ * `./bin/tahoe-ts` or an installed `tahoe-ts`, so also what `node bin/tahoe-ts` needs.
+ */
+export function binNodeFlags(): string[] {
+  const first = readFileSync(path.join(REPO_ROOT, 'bin', 'tahoe-ts'), 'utf8').split('\n', 1)[0];
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(first);
+  if (m === null) throw new Error(`bin/tahoe-ts: unexpected first line ${JSON.stringify(first)}`);
+  return m[1].split(' ').filter((f) => f !== '');
+}
+
 /** The argv (after `node`) that starts `tahoe-ts`. */
 export async function tahoeTsArgv(t: Pick<TestContext, 'after'>, mode: 'compiled' | 'any'): Promise<string[]> {
-  if (distIsFresh()) return [path.join(REPO_ROOT, 'bin', 'tahoe-ts')];
-  if (mode === 'any') return ['--import', 'tsx', path.join(REPO_ROOT, 'test', 'cli', 'run-cli.ts')];
+  if (distIsFresh()) return [...binNodeFlags(), path.join(REPO_ROOT, 'bin', 'tahoe-ts')];
+  if (mode === 'any') return [...binNodeFlags(), '--import', 'tsx', path.join(REPO_ROOT, 'test', 'cli', 'run-cli.ts')];
   process.stderr.write('dist/ is older than src/: compiling a private copy of tahoe-ts for this test (run `npm run build` to skip this)\n');
-  return [await privateBuild(t)];
+  return [...binNodeFlags(), await privateBuild(t)];
 }
