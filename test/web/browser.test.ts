@@ -33,16 +33,16 @@ async function launch(t: TestContext): Promise<BrowserContext> {
   // profile is removed only after close() (separate after-hooks run first-registered first,
   // which removed the profile under a live browser, failed, and left the browser running).
   const profile = mkdtempSync(path.join(os.tmpdir(), 'tahoe-ts-chromium-'));
-  let context: BrowserContext | undefined;
+  const launched: { context?: BrowserContext } = {};
   t.after(async () => {
     try {
-      await context?.close();
+      await launched.context?.close();
     } finally {
       rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     }
   });
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000, chromiumSandbox: false });
-  return context;
+  launched.context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000, chromiumSandbox: false });
+  return launched.context;
 }
 
 interface Row {
