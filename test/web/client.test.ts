@@ -14,9 +14,10 @@ import type net from 'node:net';
 import { TahoeError } from '../../src/errors.js';
 import { GatewayClient } from '../../src/web/client.js';
 
-async function sink(t: { after(fn: () => unknown): void }): Promise<URL> {
+/** A gateway stand-in that answers every request with a cap once it has read the body (`read` says how). */
+async function sink(t: { after(fn: () => unknown): void }, read: (req: http.IncomingMessage) => void = (req) => req.resume()): Promise<URL> {
   const server = http.createServer((req, res) => {
-    req.resume();
+    read(req);
     req.on('end', () => res.end('URI:LIT:aaaa'));
   });
   server.listen(0, '127.0.0.1');
@@ -55,25 +56,18 @@ test('nothing listening at node.url is NodeNotRunning', async (t) => {
 });
 
 test('a long upload into a slow reader leaves no listeners behind while it waits for drain', async (t) => {
-  const server = http.createServer((req, res) => {
-    // Read slowly so that the client's buffer fills again and again.
+  // Read slowly so that the client's buffer fills again and again.
+  const url = await sink(t, (req) =>
     req.on('data', () => {
       req.pause();
       setTimeout(() => req.resume(), 1);
-    });
-    req.on('end', () => res.end('URI:LIT:aaaa'));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+    }),
+  );
   const warnings: string[] = [];
   const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
   process.on('warning', onWarning);
   t.after(() => process.off('warning', onWarning));
-  const client = new GatewayClient(new URL(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`));
+  const client = new GatewayClient(url);
   let chunks = 0;
   async function* body(): AsyncGenerator<Uint8Array> {
     for (; chunks < 256; chunks++) yield Buffer.alloc(64 * 1024);
