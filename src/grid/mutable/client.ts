@@ -55,7 +55,8 @@ export interface MutableGridClientOptions {
   /**
    * How long a write waits while the servers show another writer's publish in progress
    * (a newer version not yet recoverable, or the newest version still beside older
-   * shares) before writing anyway (default 10 s).
+   * shares) before writing anyway, and a read that finds no recoverable version during
+   * such a publish waits before failing (default 10 s).
    */
   readonly unfinishedPatienceMs?: number;
   /** Jitter source in [0, 1) (tests make retries deterministic). */
@@ -218,14 +219,14 @@ class GridMutableFiles implements MutableGridClient {
 
   async statMutableFile(capText: string, options: SignalOptions = {}): Promise<MutableStat> {
     const cap = parseMutableCap(capText);
-    const map = await updateServermap(this.ctx, cap, { mode: 'read', ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const map = await this.settledMap(cap, 'read', options.signal, new Set());
     return statOf(map, requireBest(map));
   }
 
   async readMutableFile(capText: string, options: SignalOptions & { offset?: number; length?: number } = {}): Promise<MutableReadResult> {
     const cap = requireReadCap(parseMutableCap(capText));
     const advised = new Set<string>();
-    const map = await updateServermap(this.ctx, cap, { mode: 'read', advised, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    const map = await this.settledMap(cap, 'read', options.signal, advised);
     const best = requireBest(map);
     const size = best.header.dataLength;
     const offset = options.offset ?? 0;
@@ -244,7 +245,7 @@ class GridMutableFiles implements MutableGridClient {
 
   async overwriteMutableFile(capText: string, data: Uint8Array, options: SignalOptions = {}): Promise<MutableWriteResult> {
     const cap = requireWriteCap(parseMutableCap(capText), 'overwrite a mutable file');
-    const map = await this.mapForWrite(cap, options.signal, new Set());
+    const map = await this.settledMap(cap, 'write', options.signal, new Set());
     const base = baseVersion(map);
     const key = await this.signingKey(cap, base, options.signal);
     return this.publishWhole(cap, key, map, data, base, options.signal);
@@ -253,7 +254,7 @@ class GridMutableFiles implements MutableGridClient {
   async updateMutableFile(capText: string, offset: number, data: Uint8Array, options: SignalOptions = {}): Promise<UpdateResult> {
     const cap = requireWriteCap(parseMutableCap(capText), 'update a mutable file');
     const advised = new Set<string>();
-    const map = await this.mapForWrite(cap, options.signal, advised);
+    const map = await this.settledMap(cap, 'write', options.signal, advised);
     const best = requireBest(map);
     const size = best.header.dataLength;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
@@ -302,7 +303,7 @@ class GridMutableFiles implements MutableGridClient {
     const maxAttempts = options.maxAttempts ?? this.options.maxAttempts ?? 6;
     for (let attempt = 1; ; attempt++) {
       const advised = new Set<string>();
-      const map = await this.mapForWrite(cap, options.signal, advised);
+      const map = await this.settledMap(cap, 'write', options.signal, advised);
       const best = requireBest(map);
       const current = await this.retrieve(cap, map, best, { advised, signal: options.signal });
       const next = await modifier(current, { seqnum: best.header.seqnum, attempt });
@@ -332,19 +333,25 @@ class GridMutableFiles implements MutableGridClient {
   // ------------------------------------------------------------------ internals
 
   /**
-   * A write-mode map. When it shows another writer's publish in progress, wait for it (up
-   * to `unfinishedPatienceMs`) so this write builds on its result instead of racing it;
-   * what stays unsettled that long (a writer that crashed half-way) is replaced.
+   * A map to work from, mapped again while another writer's publish is half-way (up to
+   * `unfinishedPatienceMs`; what stays unsettled that long, a writer that crashed, is used
+   * as it is).
+   *
+   * A writer waits whenever a publish seems in progress, so that its write builds on that
+   * publish's result instead of racing it. A reader takes the newest recoverable version
+   * and never waits for a newer one; it waits only when no version is recoverable while a
+   * publish is in progress (with N close to k, nothing old is left whole half-way through
+   * replacing every share), where failing would be wrong a moment later.
    */
-  private async mapForWrite(cap: MutableFileCap, signal: AbortSignal | undefined, advised: Set<string>): Promise<Servermap> {
+  private async settledMap(cap: MutableFileCap, mode: 'read' | 'write', signal: AbortSignal | undefined, advised: Set<string>): Promise<Servermap> {
     const patience = this.options.unfinishedPatienceMs ?? 10_000;
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
-      const map = await updateServermap(this.ctx, cap, { mode: 'write', advised, ...(signal === undefined ? {} : { signal }) });
-      if (!map.settling) return map;
+      const map = await updateServermap(this.ctx, cap, { mode, advised, ...(signal === undefined ? {} : { signal }) });
+      if (!map.settling || (mode === 'read' && map.best !== undefined)) return map;
       const waited = performance.now() - started;
       if (waited >= patience) {
-        this.log.warn(`the file's shares have not settled on one version after ${Math.round(waited)} ms; writing anyway`);
+        this.log.warn(`the file's shares have not settled on one version after ${Math.round(waited)} ms; going on with what is there`);
         return map;
       }
       await this.backoff(attempt, signal, patience - waited);

@@ -167,3 +167,37 @@ test('concurrent writers: one wins, the other is told, the file is never a mix',
     assert.equal((await other.files.statMutableFile(fileCap)).seqnum, 2, 'only the other client\'s write landed');
   });
 });
+
+test('a read half-way through another writer\'s publish waits for it instead of failing', async (t) => {
+  // 3-of-4: once two shares hold the new version and two the old, neither is recoverable.
+  const grid = await startGrid(t, { servers: 4 });
+  let held = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let reachedHold!: () => void;
+  const holding = new Promise<void>((resolve) => (reachedHold = resolve));
+  let armed = false;
+  const writer = await mutableClient(t, grid, {
+    files: { encoding: { k: 3, n: 4 } },
+    hook: async (call) => {
+      if (!armed || call.method !== 'readTestWrite') return;
+      if (++held <= 2) return; // two shares get the new version at once
+      reachedHold();
+      await released;
+    },
+  });
+  const reader = await mutableClient(t, grid, { files: { encoding: { k: 3, n: 4 }, unfinishedPatienceMs: 10_000 } });
+  t.after(() => release());
+  const created = await writer.files.createMutableFile(Buffer.from('version one'));
+  armed = true;
+  const writing = writer.files.overwriteMutableFile(created.cap, Buffer.from('version two'));
+  await holding;
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the two let through have landed
+  const map = await reader.files.mapMutableFile(created.readCap, { mode: 'read' });
+  assert.equal(map.best, undefined, `no version recoverable half-way (versions: ${map.versions.map((v) => `seq ${v.header.seqnum} × ${v.shareNumbers.length}`).join(', ')})`);
+  const reading = reader.files.readMutableFile(created.readCap);
+  setTimeout(release, 500);
+  const [read] = await Promise.all([reading, writing]);
+  assert.equal(read.data.toString(), 'version two');
+  assert.equal(read.seqnum, 2);
+});
