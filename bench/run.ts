@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TahoeError } from '../src/errors.js';
 import { machineInfo, type Benchmark, type Row } from './harness.js';
 
 const REGISTRY: ReadonlyArray<{ name: string; load: () => Promise<{ benchmark: Benchmark }> }> = [
@@ -55,20 +56,36 @@ async function main(argv: string[]): Promise<number> {
   }
   const machine = machineInfo();
   console.log(`machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.totalMemoryGiB} GiB, ${machine.platform}, node ${machine.node}`);
+  const failed: string[] = [];
   for (const entry of selected) {
-    const { benchmark } = await entry.load();
     const date = new Date();
-    console.log(`\n== ${benchmark.name}: ${benchmark.description}\n   ${date.toISOString()}, load average ${machine.loadAverage.join(' ')}`);
-    const result = await benchmark.run({ quick: flags.has('--quick') });
+    const loadAtStart = machineInfo().loadAverage;
+    let benchmark: Benchmark | undefined;
+    let result: Awaited<ReturnType<Benchmark['run']>>;
+    try {
+      ({ benchmark } = await entry.load());
+      console.log(`\n== ${benchmark.name}: ${benchmark.description}\n   ${date.toISOString()}, load average ${loadAtStart.join(' ')}`);
+      result = await benchmark.run({ quick: flags.has('--quick') });
+    } catch (e) {
+      // One benchmark that fails (a port race, a router that went away) must not cost the others their figures.
+      failed.push(entry.name);
+      const detail = e instanceof TahoeError ? `${e.kind}: ${e.message}\n   hint: ${e.hint}` : e instanceof Error ? e.stack ?? e.message : String(e);
+      console.error(`\n!!! benchmark ${entry.name} failed: ${detail}`);
+      continue;
+    }
     console.log(formatTable(result.rows));
     for (const note of result.notes ?? []) console.log(`note: ${note}`);
     if (!flags.has('--no-save') && !flags.has('--quick')) {
       mkdirSync(RESULTS_DIR, { recursive: true });
       const file = path.join(RESULTS_DIR, `${benchmark.name}-${date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`);
-      const json = { benchmark: benchmark.name, description: benchmark.description, date: date.toISOString(), machine: { ...machineInfo(), loadAverageAtStart: machine.loadAverage }, ...result };
+      const json = { benchmark: benchmark.name, description: benchmark.description, date: date.toISOString(), machine: { ...machineInfo(), loadAverageAtStart: loadAtStart }, ...result };
       writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
       console.log(`wrote ${path.relative(process.cwd(), file)}`);
     }
+  }
+  if (failed.length > 0) {
+    console.error(`\n${failed.length} benchmark(s) failed: ${failed.join(', ')}`);
+    return 1;
   }
   return 0;
 }
