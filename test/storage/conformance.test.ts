@@ -291,3 +291,55 @@ test('the client pins the certificate before sending anything and pools connecti
   // nothing logged ever contains the swissnum
   assert.ok(s.logLines.every((l) => !l.includes(s.swissnum)));
 });
+
+test('mutable reads over raw HTTP: whole share 200, 206 with Content-Range, 204 past the end, 416, 404, empty set for an unknown SI', async (t) => {
+  const s = await startTestServer(t);
+  const c = s.client();
+  const data = randomBytes(300);
+  const written = await c.readTestWrite(SI, { writeEnabler: randomBytes(32), ...lease() }, {
+    testWriteVectors: new Map([[4, { test: [], write: [{ offset: 0, data }], newLength: null }]]),
+    readVector: [],
+  });
+  assert.equal(written.success, true);
+  const auth = authHeader(s.swissnum);
+  const read = (range?: string, sh = 4, si = SI) =>
+    rawRequest(s.port, { method: 'GET', path: `/storage/v1/mutable/${si}/${sh}`, headers: [...auth, ...(range === undefined ? [] : ['Range', range])] });
+
+  let r = await read();
+  assert.equal(r.status, 200, 'no Range: the whole share');
+  assert.equal(r.headers['content-type'], 'application/octet-stream');
+  assert.equal(r.headers['content-range'], undefined);
+  assert.deepEqual(r.body, data, 'the share data only, not the container around it');
+
+  r = await read('bytes=10-29');
+  assert.equal(r.status, 206);
+  assert.equal(r.headers['content-range'], 'bytes 10-29/*');
+  assert.equal(r.headers['content-type'], 'application/octet-stream');
+  assert.deepEqual(r.body, data.subarray(10, 30));
+  r = await read('bytes=250-999');
+  assert.equal(r.status, 206);
+  assert.equal(r.headers['content-range'], 'bytes 250-299/*', 'truncated at the end of the share');
+  assert.deepEqual(r.body, data.subarray(250));
+
+  for (const past of ['bytes=300-310', 'bytes=1000-2000']) {
+    r = await read(past);
+    assert.equal(r.status, 204, past);
+    assert.equal(r.body.length, 0, past);
+    assert.equal(r.headers['content-range'], undefined, past);
+  }
+  for (const bad of ['bytes=0-1,5-6', 'bytes=10-', 'bytes=-10', 'items=0-5', 'bytes=9-3', 'garbage']) {
+    assert.equal((await read(bad)).status, 416, bad);
+  }
+  assert.equal((await read(undefined, 5)).status, 404, 'no such share');
+  assert.equal((await read('bytes=0-9', 5)).status, 404, 'no such share, with a Range');
+  const unknownSi = 'aaaaaaaaaaaaaaaaaaaaaaaaaa';
+  assert.equal((await read(undefined, 4, unknownSi)).status, 404, 'unknown storage index');
+
+  r = await rawRequest(s.port, { method: 'GET', path: `/storage/v1/mutable/${unknownSi}/shares`, headers: [...auth, 'Accept', 'application/cbor'] });
+  assert.equal(r.status, 200, 'listing an unknown SI is not an error');
+  assert.equal(r.headers['content-type'], 'application/cbor');
+  assert.deepEqual(r.body, Buffer.from('d9010280', 'hex'), 'an empty set: 258([])');
+  r = await rawRequest(s.port, { method: 'GET', path: `/storage/v1/mutable/${SI}/shares`, headers: [...auth, 'Accept', 'application/cbor'] });
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.body, encodeCbor(new Set([4])));
+});
