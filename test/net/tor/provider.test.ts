@@ -13,7 +13,7 @@ import { TahoeError } from '../../../src/errors.js';
 import { OPEN_GATE, type EgressGate, type SocketEndpoint } from '../../../src/net/socket.js';
 import type { BootstrapStatus } from '../../../src/net/tor/control.js';
 import { launchTor } from '../../../src/net/tor/launch.js';
-import { connectTorProvider, describeEndpoint } from '../../../src/net/tor/provider.js';
+import { connectTorProvider, DEFAULT_DISCOVERY, describeEndpoint } from '../../../src/net/tor/provider.js';
 import { TorTransport } from '../../../src/net/tor/transport.js';
 import { freePort } from '../../helpers/ports.js';
 import { REPO_ROOT } from '../../helpers/shared.js';
@@ -173,6 +173,28 @@ test('discovery: nothing found ⇒ TorUnavailable listing every place tried, wit
     connectTorProvider({ gate: OPEN_GATE, discovery: { control, socks } }),
     tahoeError('TorUnavailable', (e) => e.details.tried === 3 && e.message.includes(describeEndpoint(control[0])) && /launch = true/.test(e.hint)),
   );
+});
+
+test('discovery defaults: system tor and Tor Browser, control before SOCKS (configuration.md §5), in that order', async () => {
+  const expected = {
+    control: [{ path: '/var/run/tor/control' }, { host: '127.0.0.1', port: 9051 }, { host: '127.0.0.1', port: 9151 }],
+    socks: [{ host: '127.0.0.1', port: 9050 }, { host: '127.0.0.1', port: 9150 }],
+  };
+  assert.deepEqual(DEFAULT_DISCOVERY, expected);
+  // ... and they are what an empty [tor] section tries: a gate that refuses all shows the order, opening nothing
+  const asked: string[] = [];
+  const gate: EgressGate = {
+    allowNameResolution: false,
+    check: (endpoint, purpose) => {
+      asked.push(`${purpose} ${describeEndpoint(endpoint)}`);
+      throw new TahoeError('PrivacyViolation', 'not in this test');
+    },
+  };
+  await assert.rejects(connectTorProvider({ gate }), tahoeError('PrivacyViolation'));
+  assert.deepEqual(asked, [
+    ...expected.control.map((e) => `tor-control ${describeEndpoint(e)}`),
+    ...expected.socks.map((e) => `tor-socks ${describeEndpoint(e)}`),
+  ]);
 });
 
 test('discovery respects the egress gate: refused candidates are never opened', async () => {
