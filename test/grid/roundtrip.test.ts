@@ -14,7 +14,7 @@ import { storedSecret } from '../../src/storage/containers.js';
 import { base32Decode } from '../../src/crypto/base32.js';
 import { isTahoeError } from '../../src/errors.js';
 import type { TransferProgress } from '../../src/grid/client.js';
-import { collect, hookedFactory, startGrid, type ApiMethod, type TestGrid } from './fixture.js';
+import { collect, hookedFactory, startGrid, untilAborted, type ApiMethod, type TestGrid } from './fixture.js';
 
 const SEGMENT = 128 * 1024; // the fixture's maxSegmentSize
 
@@ -220,4 +220,48 @@ test('any PATCH batch size works (batches smaller, equal to and larger than bloc
     assert.equal(r.happiness, 10, `batch ${batch}`);
     assert.ok((await collect((await client.downloadImmutable(r.cap)).stream)).equals(data), `batch ${batch}`);
   }
+});
+
+test('download fetches from k servers in parallel: k reads on k different servers are in flight together before any is answered', async (t) => {
+  const grid = await startGrid(t, { servers: 10 });
+  const uploader = await grid.client();
+  const data = randomBytes(4 * SEGMENT + 99);
+  const r = await uploader.uploadImmutable(bytesSource(data), data.length);
+  const k = (parseCap(r.cap) as ChkCap).needed;
+  assert.equal(k, 3);
+  // Every share read is held. A batch of held reads is released when reads on k different
+  // servers are waiting, or when no new read has arrived for QUIET_MS (the downloader is
+  // waiting for a held read: a phase that reads one share at a time, like the UEB).
+  const QUIET_MS = 250;
+  let held: Array<{ peer: string; release: () => void }> = [];
+  const batches: Array<{ reads: number; servers: number; by: 'k servers' | 'quiet' }> = [];
+  let quiet: NodeJS.Timeout | undefined;
+  const releaseHeld = (by: 'k servers' | 'quiet'): void => {
+    clearTimeout(quiet);
+    const batch = held;
+    held = [];
+    batches.push({ reads: batch.length, servers: new Set(batch.map((h) => h.peer)).size, by });
+    for (const h of batch) h.release();
+  };
+  t.after(() => clearTimeout(quiet));
+  const downloader = await grid.client({
+    storageApiFactory: hookedFactory(async ({ method, peer, options }) => {
+      if (method !== 'readImmutable') return;
+      const released = new Promise<void>((resolve) => held.push({ peer, release: resolve }));
+      if (new Set(held.map((h) => h.peer)).size >= k) releaseHeld('k servers');
+      else {
+        clearTimeout(quiet);
+        quiet = setTimeout(() => releaseHeld('quiet'), QUIET_MS);
+      }
+      await Promise.race([released, untilAborted(options?.signal)]);
+    }),
+  });
+  const got = await collect((await downloader.downloadImmutable(r.cap)).stream);
+  assert.ok(got.equals(data), 'the download is correct');
+  const parallel = batches.filter((b) => b.by === 'k servers');
+  const pattern = JSON.stringify(batches);
+  assert.ok(parallel.length >= 1, `no moment with reads on ${k} servers in flight at once: ${pattern}`);
+  for (const b of parallel) assert.ok(b.reads >= k && b.servers >= k, pattern);
+  // Each of the 5 segments needs blocks from k servers; fetched in parallel, each gives such a moment.
+  assert.ok(parallel.length >= 5, `only ${parallel.length} parallel moments for 5 segments: ${pattern}`);
 });
