@@ -19,7 +19,7 @@
  * Tor/I2P daemon endpoints off the machine, clear-net `tor:` hints in our own location.
  */
 import { TahoeError } from '../errors.js';
-import type { EgressGate, EgressPurpose, SocketEndpoint } from './socket.js';
+import type { DaemonPurpose, EgressGate, EgressPurpose, SocketEndpoint } from './socket.js';
 import type { DialTarget, TransportName } from './transport.js';
 import { isOnionName, parseOnionAddress } from './tor/onion-address.js';
 import { parseI2pAddress } from './i2p/address.js';
@@ -338,17 +338,33 @@ function describeEndpoint(ep: SocketEndpoint): string {
 }
 
 const DAEMON_PURPOSES: ReadonlySet<EgressPurpose> = new Set(['tor-socks', 'tor-control', 'i2p-sam', 'local']);
+const PINNED_PURPOSES: ReadonlySet<EgressPurpose> = new Set<DaemonPurpose>(['tor-socks', 'tor-control', 'i2p-sam']);
+
+function daemonHint(purpose: EgressPurpose): string {
+  return purpose === 'i2p-sam'
+    ? 'set [i2p] sam.port = tcp:127.0.0.1:7656 (an I2P router on this machine)'
+    : purpose === 'local'
+      ? 'connect to 127.0.0.1 or ::1'
+      : 'set [tor] socks.port / control.port to tcp:127.0.0.1:PORT or unix:PATH (tor on this machine)';
+}
 
 /**
  * The gate openSocket consults. Always: no socket to a `.onion`/`.i2p` name (it would leak
- * the name to the resolver). When hiding: no direct peer connections at all, and daemon /
- * local connections only to numeric loopback addresses or unix sockets. The Tor SOCKS port
- * may be discovered at run time (GETINFO net/listeners/socks), so the gate does not list
- * endpoints; loopback-only is the guarantee (AN-2.1).
+ * the name to the resolver). When hiding: no direct peer connections at all; daemon
+ * connections only to numeric loopback addresses or unix sockets (AN-2.1), and only to
+ * the Tor SOCKS/control and I2P SAM endpoints admitted for that purpose: configured,
+ * discovery candidates, or learned from a daemon we launched or authenticated to (tor's
+ * SOCKS port may be known only at run time, from GETINFO net/listeners/socks).
  */
 function makeGate(hideIp: boolean): EgressGate {
+  const admitted = new Map<string, string>();
+  const keyOf = (endpoint: SocketEndpoint, purpose: EgressPurpose) => `${purpose} ${describeEndpoint(endpoint)}`;
   return {
     allowNameResolution: !hideIp,
+    admit(endpoint: SocketEndpoint, purpose: DaemonPurpose, source: string): void {
+      if (!PINNED_PURPOSES.has(purpose)) throw new TahoeError('Internal', `cannot admit an endpoint for ${String(purpose)}`, { hint: 'this is a bug in tahoe-ts' });
+      admitted.set(keyOf(endpoint, purpose), source);
+    },
     check(endpoint: SocketEndpoint, purpose: EgressPurpose): void {
       // A trailing dot (fully qualified name) reaches the resolver just the same.
       if (!('path' in endpoint) && /\.(onion|i2p)\.?$/i.test(endpoint.host)) {
@@ -359,12 +375,20 @@ function makeGate(hideIp: boolean): EgressGate {
         throw violation(`refusing a direct connection to ${describeEndpoint(endpoint)}: it would reveal your IP address`, 'anonymize / reveal-IP-address = false is on: peers are reached through Tor or I2P only', { purpose });
       }
       if (!DAEMON_PURPOSES.has(purpose)) throw violation(`refusing a socket for unknown purpose ${purpose}`, 'this is a bug in tahoe-ts');
-      if ('path' in endpoint || isLoopbackAddress(endpoint.host)) return;
-      throw violation(
-        `refusing to connect to ${describeEndpoint(endpoint)} for ${purpose}: only loopback addresses and unix sockets are allowed while hiding your IP address`,
-        purpose === 'i2p-sam' ? 'set [i2p] sam.port = tcp:127.0.0.1:7656 (an I2P router on this machine)' : purpose === 'local' ? 'connect to 127.0.0.1 or ::1' : 'set [tor] socks.port / control.port to tcp:127.0.0.1:PORT or unix:PATH (tor on this machine)',
-        { purpose },
-      );
+      if (!('path' in endpoint) && !isLoopbackAddress(endpoint.host)) {
+        throw violation(
+          `refusing to connect to ${describeEndpoint(endpoint)} for ${purpose}: only loopback addresses and unix sockets are allowed while hiding your IP address`,
+          daemonHint(purpose),
+          { purpose },
+        );
+      }
+      if (PINNED_PURPOSES.has(purpose) && !admitted.has(keyOf(endpoint, purpose))) {
+        throw violation(
+          `refusing to connect to ${describeEndpoint(endpoint)} for ${purpose}: while hiding your IP address only the configured, discovered or launched ${purpose === 'i2p-sam' ? 'I2P SAM' : 'Tor'} endpoints may be used`,
+          `${daemonHint(purpose)}; if you see this without having changed anything, it is a bug in tahoe-ts`,
+          { purpose },
+        );
+      }
     },
   };
 }

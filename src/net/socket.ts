@@ -21,11 +21,21 @@ export type EgressPurpose =
   | 'i2p-sam' // the I2P router's SAM bridge
   | 'local'; // loopback service of our own (tests, CLI to the node's gateway)
 
+/** The purposes whose endpoints come from configuration or a daemon, never from a peer. */
+export type DaemonPurpose = 'tor-socks' | 'tor-control' | 'i2p-sam';
+
 export interface EgressGate {
   /** Throws a `PrivacyViolation` TahoeError when the endpoint may not be dialled. */
   check(endpoint: SocketEndpoint, purpose: EgressPurpose): void;
   /** False in anonymize mode: no local DNS resolution at all. */
   readonly allowNameResolution: boolean;
+  /**
+   * Name a Tor or I2P daemon endpoint as one this node may use: from the configuration, a
+   * discovery candidate, or learned from a daemon we launched or authenticated to. While
+   * hiding the IP address, the gate lets through no other daemon endpoint. Gates that do
+   * not pin (tests, offline tools) leave it out.
+   */
+  admit?(endpoint: SocketEndpoint, purpose: DaemonPurpose, source: string): void;
 }
 
 /** A gate for code that runs without a node (tests, `tahoe-ts debug`): allows everything. */

@@ -1,7 +1,8 @@
 /**
  * The egress choke point under a hiding policy, attacked with odd endpoints (AN-2.1,
  * AN-2.2): names, loose and mapped IPv4 forms, every IPv6 spelling, junk. Only numeric
- * loopback addresses and unix sockets may pass the gate; everything else is refused with a
+ * loopback addresses and unix sockets may pass the gate (Tor and I2P daemon endpoints only
+ * once admitted); everything else is refused with a
  * PrivacyViolation before a socket exists, and the resolver is never consulted (the trap of
  * resolver-trap.ts is armed). A gate that forbids resolution but admits a name (a buggy
  * gate) still cannot make openSocket resolve it.
@@ -36,9 +37,17 @@ test('hiding gate: only numeric loopback and unix sockets pass, for every purpos
     }
   }
   for (const host of LOOPBACK) {
-    for (const purpose of PURPOSES.filter((p) => p !== 'direct')) HIDDEN.gate.check({ host, port: 9050 }, purpose);
+    for (const purpose of PURPOSES.filter((p) => p !== 'direct')) {
+      // Tor and I2P daemon endpoints must also be admitted (configured, discovered, launched).
+      if (purpose !== 'local') {
+        assert.throws(() => HIDDEN.gate.check({ host, port: 9050 }, purpose), (e: unknown) => isTahoeError(e, 'PrivacyViolation'), `${host} for ${purpose} before admission`);
+        HIDDEN.gate.admit?.({ host, port: 9050 }, purpose, 'test');
+      }
+      HIDDEN.gate.check({ host, port: 9050 }, purpose);
+    }
     assert.throws(() => HIDDEN.gate.check({ host, port: 9050 }, 'direct'), (e: unknown) => isTahoeError(e, 'PrivacyViolation'), 'no direct peer connection, not even to loopback');
   }
+  HIDDEN.gate.admit?.({ path: '/run/tor/socks' }, 'tor-socks', 'test');
   HIDDEN.gate.check({ path: '/run/tor/socks' }, 'tor-socks');
   assert.deepEqual(trap.calls.map((c) => `${c.api}(${c.args})`), []);
 });

@@ -205,7 +205,7 @@ test('tubDefaults: what absent tub.port / tub.location mean', () => {
   assert.deepEqual(tubDefaults(settings({ revealIpAddress: false, tubLocation: `tor:${ONION}:1` })), { portInterface: '127.0.0.1', location: 'AUTO' });
 });
 
-test('gate: hiding allows only loopback/unix daemon sockets, no direct peers, no name resolution (AN-2)', () => {
+test('gate: hiding allows only admitted loopback/unix daemon sockets, no direct peers, no name resolution (AN-2)', () => {
   const { gate } = createPolicy(settings(HIDDEN_CLIENT));
   const refused = (fn: () => void, pattern: RegExp) =>
     assert.throws(fn, (e: unknown) => isTahoeError(e, 'PrivacyViolation') && pattern.test(e.message + e.hint));
@@ -215,10 +215,22 @@ test('gate: hiding allows only loopback/unix daemon sockets, no direct peers, no
   refused(() => gate.check({ host: 'localhost', port: 9050 }, 'tor-socks'), /loopback/);
   refused(() => gate.check({ host: '192.168.0.1', port: 7656 }, 'i2p-sam'), /sam\.port/);
   refused(() => gate.check({ host: '8.8.8.8', port: 80 }, 'local'), /127\.0\.0\.1/);
-  gate.check({ host: '127.0.0.1', port: 9050 }, 'tor-socks');
-  gate.check({ host: '::1', port: 9051 }, 'tor-control');
-  gate.check({ path: '/var/run/tor/control' }, 'tor-control');
-  gate.check({ host: '127.0.0.1', port: 7656 }, 'i2p-sam');
+  // Daemon endpoints pass once admitted (configured, discovered or launched)…
+  const daemons: Array<[Parameters<typeof gate.check>[0], 'tor-socks' | 'tor-control' | 'i2p-sam']> = [
+    [{ host: '127.0.0.1', port: 9050 }, 'tor-socks'],
+    [{ host: '::1', port: 9051 }, 'tor-control'],
+    [{ path: '/var/run/tor/control' }, 'tor-control'],
+    [{ host: '127.0.0.1', port: 7656 }, 'i2p-sam'],
+  ];
+  for (const [endpoint, purpose] of daemons) {
+    refused(() => gate.check(endpoint, purpose), /only the configured, discovered or launched/);
+    gate.admit?.(endpoint, purpose, 'test');
+    gate.check(endpoint, purpose);
+  }
+  // …and only for the purpose they were admitted for, and an admitted non-loopback one still not.
+  refused(() => gate.check({ host: '127.0.0.1', port: 9050 }, 'tor-control'), /only the configured/);
+  gate.admit?.({ host: '10.0.0.2', port: 9050 }, 'tor-socks', 'test');
+  refused(() => gate.check({ host: '10.0.0.2', port: 9050 }, 'tor-socks'), /loopback/);
   gate.check({ host: '127.0.0.1', port: 3456 }, 'local');
 
   const open = createPolicy(settings({})).gate;

@@ -201,6 +201,7 @@ export async function startI2pProvider(config: I2pConfig, options: I2pProviderOp
     endpoint = DEFAULT_SAM_ENDPOINT;
   }
 
+  options.gate.admit?.(endpoint, 'i2p-sam', router !== undefined ? 'the i2pd tahoe-ts launched' : config.samPort !== undefined ? '[i2p] sam.port' : config.configDir !== undefined ? '[i2p] i2p.configdir' : 'the default SAM port');
   const sam = new SamClient({ endpoint, gate: options.gate, timeouts: options.timeouts, logger: options.logger });
   try {
     if (options.probe !== false) {

@@ -101,6 +101,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<LaunchedTor>
   let control: TorControlClient | undefined;
   try {
     const controlEndpoint = useUnixControl ? { path: controlSocketPath } : await readControlPortFile(controlPortFile, tor, options.signal);
+    options.gate.admit?.(controlEndpoint, 'tor-control', 'the tor tahoe-ts launched');
     control = await connectWhenReady(tor, controlEndpoint, dataDir, options);
     // From here on tor lives exactly as long as this connection.
     await control.takeOwnership();
@@ -110,6 +111,7 @@ export async function launchTor(options: LaunchTorOptions): Promise<LaunchedTor>
     await waitForBootstrap(control, tor, options, logger);
     const bootstrapMs = Date.now() - started;
     const socksEndpoints = (await control.getSocksListeners()).map(dialableListener);
+    for (const endpoint of socksEndpoints) options.gate.admit?.(endpoint, 'tor-socks', 'the tor tahoe-ts launched');
     const socks = socksEndpoints.find((e) => 'path' in e) ?? socksEndpoints[0];
     if (socks === undefined) {
       throw new TahoeError('TorUnavailable', 'the launched tor reports no SOCKS listener', { hint: 'check the extra tor options: one of them may disable SocksPort' });

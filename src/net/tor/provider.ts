@@ -109,6 +109,7 @@ export async function connectTorProvider(options: TorProviderOptions): Promise<T
 
   if (options.controlPort !== undefined) {
     const endpoint = toEndpoint(options.controlPort, '[tor] control.port');
+    options.gate.admit?.(endpoint, 'tor-control', '[tor] control.port');
     const control = await connectTorControl(endpoint, { gate: options.gate, signal: options.signal, logger, password: options.controlPassword }).catch((e: unknown) => {
       throw explainControlFailure(e, endpoint, 'configured');
     });
@@ -122,6 +123,7 @@ export async function connectTorProvider(options: TorProviderOptions): Promise<T
 
   if (options.socksPort !== undefined) {
     const socks = toEndpoint(options.socksPort, '[tor] socks.port');
+    options.gate.admit?.(socks, 'tor-socks', '[tor] socks.port');
     // Opened once to fail early with a clear message; tor itself is asked nothing.
     await probeSocks(socks, options).catch((e: unknown) => {
       // EPERM: refused on this machine before any packet (a firewall, or torsocks): openSocket's hint says so.
@@ -145,6 +147,7 @@ async function discover(options: TorProviderOptions, logger: Logger): Promise<To
   let privacyProblem: TahoeError | undefined;
   for (const endpoint of candidates.control) {
     throwIfAborted(options.signal);
+    options.gate.admit?.(endpoint, 'tor-control', 'tor discovery');
     try {
       const control = await connectTorControl(endpoint, {
         gate: options.gate,
@@ -170,6 +173,7 @@ async function discover(options: TorProviderOptions, logger: Logger): Promise<To
   }
   for (const endpoint of candidates.socks) {
     throwIfAborted(options.signal);
+    options.gate.admit?.(endpoint, 'tor-socks', 'tor discovery');
     try {
       await probeSocks(endpoint, options);
       logger.info(`using tor's SOCKS port at ${describeEndpoint(endpoint)} (no control port: onion services unavailable)`);
@@ -212,9 +216,13 @@ async function attachedProvider(
   await control.setEvents(['STATUS_CLIENT', 'HS_DESC']);
   if ((options.bootstrapTimeoutMs ?? 0) > 0) await waitAttachedBootstrap(control, options);
   let socks: SocketEndpoint | undefined;
-  if (socksOverride !== undefined) socks = toEndpoint(socksOverride, '[tor] socks.port');
-  else {
+  if (socksOverride !== undefined) {
+    socks = toEndpoint(socksOverride, '[tor] socks.port');
+    options.gate.admit?.(socks, 'tor-socks', '[tor] socks.port');
+  } else {
     const listeners = (await control.getSocksListeners()).map(dialableListener);
+    // Learned from the tor we authenticated to: its own SOCKS listeners.
+    for (const listener of listeners) options.gate.admit?.(listener, 'tor-socks', `tor's SOCKS listener (via ${describeEndpoint(endpoint)})`);
     socks = listeners.find((l) => 'path' in l) ?? listeners[0];
     if (socks === undefined) {
       throw new TahoeError('TorUnavailable', `the tor at ${describeEndpoint(endpoint)} has no SOCKS listener`, {
