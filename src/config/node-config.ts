@@ -287,10 +287,19 @@ export class ClientSettings {
 }
 
 export class StorageSettings {
-  constructor(private readonly r: Reader, private readonly nodeType: NodeType) {}
-  /** Introducers never run storage; clients do unless `enabled = false`. */
+  constructor(private readonly r: Reader, private readonly nodeType: NodeType, private readonly clientOnlyByDefault: () => boolean) {}
+  /**
+   * Introducers never run storage; clients do unless `enabled = false`, or unless the
+   * original design's client-only form says otherwise: `anonymize = true` with neither
+   * tub.port nor tub.location (the node does not listen, so a storage server could not be
+   * reached). An explicit `enabled = true` there is an error (NodeConfig.checkTub).
+   */
   get enabled(): boolean {
-    return this.nodeType === 'client' && this.r.bool('storage', 'enabled', true);
+    return this.nodeType === 'client' && this.r.bool('storage', 'enabled', !this.clientOnlyByDefault());
+  }
+  /** Whether `[storage] enabled` is written in tahoe.cfg. */
+  get enabledIsSet(): boolean {
+    return this.r.string('storage', 'enabled') !== undefined;
   }
   get anonymous(): boolean {
     return this.r.bool('storage', 'anonymous', true);
@@ -371,7 +380,7 @@ export class NodeConfig {
     this.tor = new TorSettings(this.r);
     this.i2p = new I2pSettings(this.r);
     this.client = new ClientSettings(this.r);
-    this.storage = new StorageSettings(this.r, nodeType);
+    this.storage = new StorageSettings(this.r, nodeType, () => this.node.tubPort === undefined && !this.listening);
     this.helper = new HelperSettings(this.r, nodeType);
   }
 
@@ -433,6 +442,19 @@ export class NodeConfig {
       }
     }
     attempt(() => this.checkTub());
+    const clientOnlyByDefault = (): boolean => this.nodeType === 'client' && !this.storage.enabledIsSet && this.node.tubPort === undefined && !this.listening;
+    let clientOnly = false;
+    attempt(() => (clientOnly = clientOnlyByDefault()));
+    if (clientOnly) {
+      problems.push({
+        severity: 'warning',
+        kind: 'ConfigInvalid',
+        section: 'storage',
+        key: 'enabled',
+        message: 'no storage server: with anonymize = true and neither tub.port nor tub.location the node does not listen, so it runs as a client only',
+        hint: 'write [storage] enabled = false to say so (and to silence this), or give tub.port and an onion or I2P tub.location to offer storage',
+      });
+    }
     attempt(() => this.checkTor());
     attempt(() => this.checkI2p());
     return problems;

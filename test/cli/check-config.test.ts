@@ -1,7 +1,7 @@
 /**
- * `tahoe-ts check-config`: the brief's table, each row a tahoe.cfg in a temp node
- * directory, judged by `checkNodeDirectory` (what the CLI calls) — and a few rows through
- * the real CLI for output and exit codes.
+ * `tahoe-ts check-config`: the brief's table, each row exactly as written a tahoe.cfg in a
+ * temp node directory, judged by the real CLI's exit code and by `checkNodeDirectory`
+ * (what the CLI calls) — and a few more through the CLI for output.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,8 +14,7 @@ import { runCli } from './cli-helper.js';
 const ONION = 'aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion';
 const HS = 'onion:80:hiddenServiceDir=/var/lib/tor/my_service';
 
-// Every row is a client node directory without a storage server: the rows are about the
-// privacy and key rules, and "client only" rows (no listener) could not run storage.
+// The other tests here are about output, not storage: their directories run none.
 const BASE = '[storage]\nenabled = false\n';
 
 interface Row {
@@ -42,7 +41,10 @@ const TABLE: Row[] = [
 
 for (const row of TABLE) {
   test(`check-config table: ${row.name} → ${row.valid ? 'valid' : 'error'}`, async (t) => {
-    const dir = makeNodeDir(t, row.cfg + BASE);
+    // The row exactly as written (storage at its default), judged by the CLI's exit code too.
+    const dir = makeNodeDir(t, row.cfg);
+    const cli = await runCli(['check-config', '-d', dir]);
+    assert.equal(cli.code, row.valid ? 0 : 1, cli.stdout + cli.stderr);
     const report = await checkNodeDirectory(dir);
     const errors = report.problems.filter((p) => p.severity === 'error');
     if (row.valid) {
@@ -53,6 +55,10 @@ for (const row of TABLE) {
       const hit = errors.find((p) => (e.rule === undefined || p.rule === e.rule) && (e.kind === undefined || p.kind === e.kind) && (e.hint === undefined || e.hint.test(p.hint)));
       assert.ok(hit, `no error matching ${JSON.stringify(e)} in ${JSON.stringify(errors, null, 2)}`);
       assert.ok(hit.hint.length > 10, 'every problem carries a hint');
+    }
+    // "Client only": no listener, so no storage server, said as a warning.
+    if (row.cfg === '[node]\nanonymize = true\n') {
+      assert.ok(report.problems.some((p) => p.severity === 'warning' && p.section === 'storage' && /client only/.test(p.message)), 'client-only warning');
     }
     // The extension key is reported as a warning (Tahoe-LAFS 1.20 would refuse the file).
     if (/^anonymize = /m.test(row.cfg)) {

@@ -224,10 +224,17 @@ test('NodeConfig: cross-key rules name the key and the fix', () => {
     const problems = configOf(text).problems();
     assert.ok(problems.some((p) => message.test(p.message) && hint.test(p.hint) && p.kind === 'ConfigInvalid'), `${text}\n→ ${JSON.stringify(problems, null, 1)}`);
   }
-  // anonymize with no tub keys: the node does not listen, so it cannot run storage; a client-only one is fine.
-  assert.equal(configOf('[node]\nanonymize = true\n').listening, false);
-  assert.ok(configOf('[node]\nanonymize = true\n').problems().some((p) => /needs a listener/.test(p.message)));
+  // anonymize with no tub keys: the node does not listen, so it is a client only (the
+  // original design's "UNREACHABLE"): no storage server unless asked, and asking is an error.
+  const clientOnly = configOf('[node]\nanonymize = true\n');
+  assert.equal(clientOnly.listening, false);
+  assert.equal(clientOnly.storage.enabled, false);
+  assert.deepEqual(clientOnly.problems().map((p) => `${p.severity} ${p.section ?? ''}.${p.key ?? ''}`), ['warning storage.enabled']);
+  assert.ok(configOf('[node]\nanonymize = true\n[storage]\nenabled = true\n').problems().some((p) => p.severity === 'error' && /needs a listener/.test(p.message)));
   assert.deepEqual(configOf('[node]\nanonymize = true\n[storage]\nenabled = false\n').problems(), []);
+  // A node that listens keeps storage on by default; tub.port = disabled without a word about storage is still an error.
+  assert.equal(configOf('[node]\nanonymize = true\ntub.port = listen:tor\n').storage.enabled, true);
+  assert.ok(configOf('[node]\ntub.port = disabled\ntub.location = disabled\n').problems().some((p) => p.severity === 'error' && /needs a listener/.test(p.message)));
   assert.deepEqual(configOf('[node]\nanonymize = true\n').node.tubLocation, { type: 'items', items: [{ type: 'unreachable' }] });
   assert.ok(configOf('[node]\ntub.port = disabled\ntub.location = disabled\n', 'introducer').problems().some((p) => /an introducer needs a listener/.test(p.message)));
 });
