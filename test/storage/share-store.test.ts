@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, mkdirSync, writeFileSync, statfsSync } from 'node:fs';
 import { isTahoeError } from '../../src/errors.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import { blake2b } from '../../src/storage/blake2b.js';
 import { taggedHash } from '../../src/crypto/hashes.js';
 import type { ReadTestWriteRequest, ShareTestWrite } from '../../src/storage/messages.js';
 import { tempDir } from '../helpers/tmp.js';
+import { startTestServer } from './helpers.js';
 
 const SI = 'i5nhq74zw2crkop634ra4hrvzm';
 const NODE_ID = Buffer.alloc(20, 7);
@@ -438,4 +439,36 @@ test('an allocation that fails part-way keeps the shares it already created writ
   const r = await store.writeImmutable(SI, 0, upload, 0, 10, chunks(randomBytes(10)));
   assert.equal(r.complete, true);
   assert.deepEqual(await store.listImmutable(SI), [0]);
+});
+
+test('available space is the disk\'s (statfs bavail × bsize) minus reserved_space, through the version endpoint, and 0 when reserved_space exceeds it', async (t) => {
+  // Other processes write to this disk meanwhile; the answer must match statfs within this.
+  const tolerance = 64n * 1024n * 1024n;
+  const diskFree = (dir: string): bigint => {
+    const s = statfsSync(dir, { bigint: true });
+    return s.bavail * s.bsize;
+  };
+  const within = (reported: bigint, expected: bigint, what: string) =>
+    assert.ok(reported >= expected - tolerance && reported <= expected + tolerance, `${what}: reported ${reported}, statfs says ${expected} (± ${tolerance})`);
+
+  const probe = path.join(tempDir(t), 'storage');
+  mkdirSync(probe);
+  const free = diskFree(probe);
+  assert.ok(free > 4n * tolerance, `the test needs more than ${4n * tolerance} free bytes, the disk has ${free}`);
+  // Half the free space, so that neither "ignores reserved_space" nor "clamps to 0" passes.
+  const reservedSpace = Number(free / 2n);
+  const half = await startTestServer(t, { store: { reservedSpace } });
+  const version = await half.client().version();
+  const expected = diskFree(half.storageDir) - BigInt(reservedSpace);
+  within(version.availableSpace, expected, 'available-space');
+  within(version.maximumImmutableShareSize, expected, 'maximum-immutable-share-size');
+  within(await half.store.availableSpace(), expected, 'ShareStore.availableSpace()');
+
+  const none = await startTestServer(t, { store: { reservedSpace: 0 } });
+  within((await none.client().version()).availableSpace, diskFree(none.storageDir), 'available-space with reserved_space = 0');
+
+  const over = await startTestServer(t, { store: { reservedSpace: Number(diskFree(probe) + 1024n ** 3n) } });
+  const overVersion = await over.client().version();
+  assert.equal(overVersion.availableSpace, 0n, 'reserved_space above the free space: clamped at 0, not negative');
+  assert.equal(overVersion.maximumImmutableShareSize, 0n);
 });
