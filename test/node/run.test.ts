@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
@@ -127,4 +128,26 @@ test('SIGTERM while the node is still starting (waiting for the tor it launched)
   assert.equal(code, 0, run.stderr.slice(-2000));
   const leftovers = await torsOfNode();
   assert.deepEqual(leftovers, [], 'the launched tor is gone');
+});
+
+test('run shows a launched tor\'s bootstrap on stderr, a line per step without a terminal, and a timeout with its hint', { timeout: 120_000 }, async (t) => {
+  const root = tempDir(t);
+  const torrc = path.join(root, 'offline.torrc');
+  // Offline: tor starts, takes ownership and reports its first bootstrap steps, but never reaches 100 %.
+  writeFileSync(torrc, 'DisableNetwork 1\n');
+  const { directory } = await clientDir(root, 'launcher', {
+    storage: false,
+    edits: [
+      { section: 'tor', key: 'launch', value: 'true' },
+      { section: 'tor', key: 'launch.extra_torrc', value: torrc },
+      { section: 'tor', key: 'bootstrap_timeout', value: '3' },
+    ],
+  });
+  const run = spawnRun(t, directory);
+  const { code } = await run.exited;
+  assert.notEqual(code, 0, run.stderr.slice(-2000));
+  assert.match(run.stderr, /^tor bootstrapped \d+%: .+$/m, 'a progress line of its own');
+  assert.ok(!run.stderr.includes('\u001b[2K'), 'no terminal redraw into a pipe');
+  assert.match(run.stderr, /kind: TorBootstrapTimeout/);
+  assert.match(run.stderr, /hint: .+/);
 });

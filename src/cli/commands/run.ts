@@ -81,23 +81,24 @@ Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor,
     const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
       let node: TahoeNode;
+      const progress = startupProgress(process.stderr);
       try {
         node = await TahoeNode.start({
           directory,
           webGateway: createWebGateway,
           signal: abort.signal,
           ...(timing === undefined ? {} : { timing }),
-          onProgress: (p: NodeProgress) => {
-            if (p.phase === 'tor' && p.percent !== undefined && process.stderr.isTTY) process.stderr.write(`\rtor: ${p.percent}%   `);
-          },
+          onProgress: progress.onProgress,
         });
       } catch (e) {
+        progress.finish();
         if (abort.signal.aborted) {
           process.exitCode = EXIT.OK;
           return;
         }
         throw e;
       }
+      progress.finish();
       const reveal = node.logger.revealsAddresses;
       const lines: string[] = [`tahoe-ts ${node.nodeType} node running in ${directory} (server id ${node.serverId})`];
       if (node.webUrl !== undefined) lines.push(`web gateway: ${node.webUrl}`);
@@ -120,4 +121,35 @@ Exit codes: 0 stopped by a signal; 78 bad configuration or privacy rule; 69 Tor,
   });
   cmd.copyInheritedSettings(program);
   program.addCommand(cmd);
+}
+
+/**
+ * The slow start-up steps (tor bootstrapping, an I2P router building tunnels) on stderr, so
+ * that a user sees what the node waits for: redrawn in place on a terminal, one line per
+ * change otherwise (a log file or a service manager). The log file has them too. `finish`
+ * ends a line drawn in place, so that what follows (an error, the ready message) starts
+ * on a line of its own.
+ */
+export function startupProgress(out: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>): { onProgress: (p: NodeProgress) => void; finish: () => void } {
+  let last = '';
+  let drawn = false;
+  return {
+    onProgress: (p: NodeProgress): void => {
+      if (p.phase !== 'tor' && p.phase !== 'i2p') return;
+      // Addresses are redacted: the node's log_sensitive setting is not known to this caller yet.
+      const line = redact(p.message, false);
+      if (line === last) return;
+      last = line;
+      if (out.isTTY) {
+        out.write(`\r\x1b[2K${line}`);
+        drawn = true;
+      } else {
+        out.write(`${line}\n`);
+      }
+    },
+    finish: (): void => {
+      if (drawn) out.write('\n');
+      drawn = false;
+    },
+  };
 }
