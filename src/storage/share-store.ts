@@ -482,9 +482,10 @@ export class ShareStore {
         } finally {
           await fh.close();
         }
-        await mkdir(path.dirname(finalPath), { recursive: true });
+        const firstCreated = await mkdir(path.dirname(finalPath), { recursive: true });
         await rename(upload.incomingPath, finalPath);
         await syncDir(path.dirname(finalPath));
+        await syncCreatedDirEntries(firstCreated, path.dirname(finalPath));
       });
       this.forgetUpload(upload);
       await removeEmptyDirs(path.dirname(upload.incomingPath), 2);
@@ -874,9 +875,10 @@ export class ShareStore {
       } finally {
         await fh.close();
       }
-      await mkdir(path.dirname(file), { recursive: true });
+      const firstCreated = await mkdir(path.dirname(file), { recursive: true });
       await rename(tmp, file);
       await syncDir(path.dirname(file));
+      await syncCreatedDirEntries(firstCreated, path.dirname(file));
     }).catch(async (e: unknown) => {
       await rm(tmp, { force: true });
       throw e;
@@ -1045,6 +1047,18 @@ async function syncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * `mkdir -p` created `first` … `last`: fsync each one's parent, so that the new directory
+ * entries (and with them the share renamed into `last`) survive a crash (fsync(2)).
+ */
+async function syncCreatedDirEntries(first: string | undefined, last: string): Promise<void> {
+  if (first === undefined) return;
+  for (let d = path.resolve(last); d !== path.dirname(d); d = path.dirname(d)) {
+    await syncDir(path.dirname(d));
+    if (d === path.resolve(first)) return;
   }
 }
 
