@@ -87,3 +87,65 @@ test('--help on every command, --version', async () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   assert.equal(version.stdout.trim(), pkg.version);
 });
+
+test('no -d and no TAHOE_TS_NODE_DIRECTORY: the node directory is $HOME/.tahoe-ts; $TAHOE_TS_NODE_DIRECTORY beats it, -d beats both', async (t) => {
+  const home = tempDir(t, 'tahoe-ts-home-');
+  const defaultDir = path.join(home, '.tahoe-ts');
+  // runCli unsets TAHOE_TS_NODE_DIRECTORY unless given; only HOME says where the default is.
+  const created = await runCli(['create-client'], { HOME: home });
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, new RegExp(`^Node created in ${defaultDir}\n`));
+  assert.ok(existsSync(path.join(defaultDir, 'tahoe.cfg')), 'tahoe.cfg in $HOME/.tahoe-ts');
+  assert.ok(existsSync(path.join(defaultDir, 'tahoe-client.tac')));
+  assert.deepEqual(readdirSync(home), ['.tahoe-ts'], 'nothing else written to $HOME');
+  const check = await runCli(['check-config'], { HOME: home });
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, new RegExp(`OK: ${defaultDir} is a valid client node directory`));
+  const help = await runCli(['check-config', '--help'], { HOME: home });
+  assert.ok(help.stdout.replace(/\s+/g, ' ').includes(`(default: ${defaultDir})`), '--help shows the default for this $HOME');
+
+  // The environment variable wins over the default: the node goes there, $HOME stays empty.
+  const home2 = tempDir(t, 'tahoe-ts-home-');
+  const fromEnv = path.join(tempDir(t), 'env-node');
+  const viaEnv = await runCli(['create-client'], { HOME: home2, TAHOE_TS_NODE_DIRECTORY: fromEnv });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  assert.match(viaEnv.stdout, new RegExp(`^Node created in ${fromEnv}\n`));
+  assert.ok(existsSync(path.join(fromEnv, 'tahoe.cfg')));
+  assert.deepEqual(readdirSync(home2), [], 'the default directory is not used when $TAHOE_TS_NODE_DIRECTORY is set');
+  const checkEnv = await runCli(['check-config'], { HOME: home2, TAHOE_TS_NODE_DIRECTORY: fromEnv });
+  assert.equal(checkEnv.code, 0, checkEnv.stdout);
+  assert.match(checkEnv.stdout, new RegExp(`OK: ${fromEnv} `));
+
+  // -d wins over the environment variable, before or after the subcommand; the subcommand's -d wins over the program's.
+  const fromD = path.join(tempDir(t), 'd-node');
+  const viaD = await runCli(['create-client', '-d', fromD], { HOME: home2, TAHOE_TS_NODE_DIRECTORY: path.join(home2, 'unused') });
+  assert.equal(viaD.code, 0, viaD.stderr);
+  assert.ok(existsSync(path.join(fromD, 'tahoe.cfg')));
+  assert.deepEqual(readdirSync(home2), [], 'neither $TAHOE_TS_NODE_DIRECTORY nor $HOME/.tahoe-ts used with -d');
+  const checkD = await runCli(['-d', path.join(home2, 'nowhere'), 'check-config', '-d', fromD], { HOME: home2, TAHOE_TS_NODE_DIRECTORY: path.join(home2, 'unused') });
+  assert.equal(checkD.code, 0, checkD.stdout + checkD.stderr);
+  assert.match(checkD.stdout, new RegExp(`OK: ${fromD} `));
+  const checkTopD = await runCli(['-d', fromEnv, 'check-config'], { HOME: home2, TAHOE_TS_NODE_DIRECTORY: fromD });
+  assert.match(checkTopD.stdout, new RegExp(`OK: ${fromEnv} `), 'the program\'s -d beats the environment variable');
+});
+
+test('create-node --port 3457 (a bare port number): tahoe.cfg gets tub.port = 3457, which check-config accepts as tcp:3457 on all interfaces', async (t) => {
+  const root = tempDir(t);
+  const dir = path.join(root, 'node');
+  const r = await runCli(['create-node', '--port', '3457', '--location', 'tcp:example.net:3457', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /\n {2}tub\.port: {5}3457\n {2}tub\.location: tcp:example\.net:3457\n/);
+  const cfg = readFileSync(path.join(dir, 'tahoe.cfg'), 'utf8');
+  assert.match(cfg, /^tub\.port = 3457$/m, 'written as given, the form Tahoe-LAFS 1.20 also accepts');
+  assert.match(cfg, /^tub\.location = tcp:example\.net:3457$/m);
+  const { config } = await loadNodeDirectory(dir);
+  assert.deepEqual(config.node.tubPort, { type: 'endpoints', endpoints: [{ type: 'tcp', port: 3457 }] }, 'a bare number means tcp:N on all interfaces');
+  const check = await runCli(['check-config', '-d', dir]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /^OK: .* is a valid client node directory/m);
+  // Port 0 would move on every start: refused before anything is written.
+  const zero = await runCli(['create-node', '--port', '0', '--location', 'tcp:example.net:3457', path.join(root, 'zero')]);
+  assert.equal(zero.code, 2, zero.stderr);
+  assert.match(zero.stderr, /tub\.port/);
+  assert.ok(!existsSync(path.join(root, 'zero')));
+});
