@@ -245,15 +245,39 @@ test('NodeConfig: reading a bad value throws ConfigInvalid with file and line', 
   assert.throws(() => c.privacySettings(), (e: unknown) => isTahoeError(e, 'ConfigInvalid'));
 });
 
-test('docs/configuration.md documents every key of the schema table', async () => {
+test('docs/configuration.md documents every key of the schema table, each with a default, and both privacy spellings', async () => {
   const { readFileSync } = await import('node:fs');
-  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8').toLowerCase();
+  const original = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const doc = original.toLowerCase();
   for (const k of KEYS) {
     const section = doc.indexOf(`### \`[${k.section}]\``);
     const mentioned = section >= 0 ? doc.indexOf(`\`${k.key}\``, section) >= 0 : doc.includes(`\`${k.key}\``);
     assert.ok(mentioned, `[${k.section}] ${k.key} is not in docs/configuration.md`);
   }
   for (const k of EXTENSION_KEYS) assert.ok(doc.includes(`\`[${k.section}] ${k.key}\``), `extension [${k.section}] ${k.key} not in the extensions table`);
+
+  // Every key of a section with a key table has its own row, and the row says what applies
+  // when the key is absent: a real default, or "none" — never an empty cell or a dash.
+  const tabled = new Set(SECTIONS.map((s) => s.name).filter((name) => doc.includes(`### \`[${name}]\``)));
+  assert.ok(['node', 'connections', 'tor', 'i2p', 'client', 'storage'].every((name) => tabled.has(name)), 'the six key tables are there');
+  for (const k of KEYS.filter((spec) => tabled.has(spec.section))) {
+    const start = doc.indexOf(`### \`[${k.section}]\``);
+    const end = doc.indexOf('\n#', start + 1);
+    const table = doc.slice(start, end < 0 ? undefined : end);
+    const row = table.split('\n').find((line) => line.startsWith(`| \`${k.key}\` |`));
+    assert.ok(row !== undefined, `[${k.section}] ${k.key} has no row in its table`);
+    const defaultCell = row.split('|')[2].trim();
+    assert.ok(defaultCell !== '' && !/^[-—–]+$/.test(defaultCell), `[${k.section}] ${k.key}: default cell is "${defaultCell}"; write the default, or "none (unset)"`);
+    if (k.default !== undefined) assert.ok(defaultCell.includes(k.default.toLowerCase()), `[${k.section}] ${k.key}: the schema's default ${k.default} is not in the docs' default cell "${defaultCell}"`);
+  }
+
+  // The privacy section names both spellings of the switch, as written in tahoe.cfg.
+  const privacyStart = original.indexOf('## Privacy');
+  assert.ok(privacyStart >= 0, 'a privacy section');
+  const privacyEnd = original.indexOf('\n## ', privacyStart + 1);
+  const privacy = original.slice(privacyStart, privacyEnd < 0 ? undefined : privacyEnd);
+  assert.ok(privacy.includes('`[node] anonymize = true`'), 'privacy section names [node] anonymize');
+  assert.ok(privacy.includes('`[node] reveal-IP-address = false`'), 'privacy section names [node] reveal-IP-address');
 });
 
 test('fuzz: random values for every key give typed values or ConfigInvalid problems, never a crash', () => {
