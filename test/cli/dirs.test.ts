@@ -172,6 +172,8 @@ test('directory verbs through running client nodes', { timeout: 600_000 }, async
     notesCap = (await ok(['put', ...d, '--mutable', path.join(work, 'notes.txt')])).trim();
     assert.match(notesCap, /^URI:SSK:[a-z2-7]{26}:[a-z2-7]{52}$/);
     assert.match(await ok(['put', ...d, '--format=MDMF', path.join(work, 'notes.txt'), 'tahoe:docs/mdmf.txt']), /^URI:MDMF:/);
+    assert.match(await ok(['put', ...d, '--mutable', '--format=SDMF', path.join(work, 'notes.txt')]), /^URI:SSK:[a-z2-7]{26}:[a-z2-7]{52}$/m, '--mutable --format=SDMF');
+    assert.match(await ok(['put', ...d, '--mutable', '--format=MDMF', path.join(work, 'notes.txt')]), /^URI:MDMF:[a-z2-7]{26}:[a-z2-7]{52}$/m, '--mutable --format=MDMF');
     writeFileSync(path.join(work, 'notes2.txt'), 'second notes, longer than the first\n');
     assert.equal((await ok(['put', ...d, path.join(work, 'notes2.txt'), notesCap])).trim(), notesCap, 'overwritten in place: the same cap');
     assert.equal(await ok(['get', ...d, notesCap]), 'second notes, longer than the first\n');
