@@ -71,8 +71,11 @@ export class ProgressLine {
     this.drawn = false;
   }
 
-  /** The text of the line (exported for tests and for one-shot summaries). */
-  render(width = this.stream.columns ?? 80): string {
+  /**
+   * The text of the line (exported for tests and for one-shot summaries). A terminal that
+   * reports 0 columns (a pseudo-terminal nobody sized) is taken as 80 wide, not as no room.
+   */
+  render(width = this.stream.columns > 0 ? this.stream.columns : 80): string {
     const rate = this.rate();
     const parts = [this.label.padEnd(10)];
     const amount = this.total === undefined ? formatBytes(this.done) : `${formatBytes(this.done)} / ${formatBytes(this.total)}`;
