@@ -184,19 +184,46 @@ function shareNumberText(n: number): string {
 function combinedSignal(call: CallOptions | undefined, totalMs: number | undefined): { signal: AbortSignal | undefined; cleanup: () => void } {
   const outer = call?.signal;
   const limit = call?.timeoutMs ?? totalMs;
-  if (limit === undefined) return { signal: outer, cleanup: () => undefined };
+  if (limit === undefined && outer === undefined) return { signal: undefined, cleanup: () => undefined };
+  // Even without a time limit the request gets its own signal: handing the caller's to
+  // http.request would add one listener per request to it (see whenAborted).
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new TahoeError('Timeout', `the storage request took longer than ${limit} ms`)), limit);
+  const timer = limit === undefined ? undefined : setTimeout(() => controller.abort(new TahoeError('Timeout', `the storage request took longer than ${limit} ms`)), limit);
   const onAbort = (): void => controller.abort(outer?.reason);
+  let forget = (): void => undefined;
   if (outer !== undefined) {
     if (outer.aborted) onAbort();
-    else outer.addEventListener('abort', onAbort, { once: true });
+    else forget = whenAborted(outer, onAbort);
   }
   const cleanup = (): void => {
     clearTimeout(timer);
-    outer?.removeEventListener('abort', onAbort);
+    forget();
   };
   return { signal: controller.signal, cleanup };
+}
+
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Run `fn` when `signal` aborts; returns the way to take it back. One listener per signal
+ * however many requests wait on it: an upload or download asks every server at once under
+ * the caller's one signal, and a listener each went past Node's limit of 10 on a grid of
+ * ten or more servers (MaxListenersExceededWarning).
+ */
+function whenAborted(signal: AbortSignal, fn: () => void): () => void {
+  let waiters = abortWaiters.get(signal);
+  if (waiters === undefined) {
+    const created = new Set<() => void>();
+    waiters = created;
+    abortWaiters.set(signal, created);
+    signal.addEventListener('abort', () => {
+      abortWaiters.delete(signal);
+      for (const waiter of [...created]) waiter();
+    }, { once: true });
+  }
+  const set = waiters;
+  set.add(fn);
+  return () => void set.delete(fn);
 }
 
 export class StorageClient {

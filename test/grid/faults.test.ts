@@ -164,7 +164,15 @@ test('a corrupted share is detected, reported to its server, and another share i
     await file.close();
   }
   readers.clear();
-  const fresh = await grid.client({ storageApiFactory: hookedFactory(({ method, peer }) => void (method === 'readImmutable' && readers.add(peer))) });
+  // The downloader takes shares in the order servers answer; the victim answers first here,
+  // so its corrupt share is among the first k taken (otherwise another set of three could
+  // be chosen, the corruption never read, and nothing to assert).
+  const fresh = await grid.client({
+    storageApiFactory: hookedFactory(async ({ method, peer }) => {
+      if (method === 'listImmutableShares' && nodeOf(grid, peer) !== victim) await new Promise((resolve) => setTimeout(resolve, 150));
+      if (method === 'readImmutable') readers.add(peer);
+    }),
+  });
   assert.ok((await collect((await fresh.downloadImmutable(r.cap)).stream)).equals(data), 'the download still returns the right bytes');
   assert.equal(readers.size, 4, 'a fourth server replaced the corrupt share');
   await eventually(async () => (await victim.advisoryCount()) === 1, 'the corruption advisory on the victim');

@@ -273,3 +273,28 @@ test('an error body that keeps streaming after truncation leaves no timer keepin
   await new Promise((resolve) => setImmediate(resolve));
   assert.ok(timers() <= before, `timers before ${before}, after ${timers()}`);
 });
+
+test('many requests in flight under one signal: no listener pile-up on it, and one abort ends them all', async (t) => {
+  const stall = await faultServer(t, () => undefined, { timeouts: { headersMs: 60_000 } });
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const ac = new AbortController();
+  // As an upload to a grid of 25 servers asks each one at once under the caller's signal.
+  const pending = Array.from({ length: 25 }, () => stall.client.listImmutableShares(SI, { signal: ac.signal }));
+  await new Promise((r) => setTimeout(r, 200));
+  ac.abort();
+  const results = await Promise.allSettled(pending);
+  assert.ok(results.every((r) => r.status === 'rejected' && isTahoeError(r.reason, 'Aborted')), 'every request ends Aborted');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+  // Finished requests leave nothing behind on a signal that lives on.
+  const lasting = new AbortController();
+  const ok = await faultServer(t, (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/cbor' });
+    res.end(buildShareSet([]));
+  });
+  for (let i = 0; i < 30; i++) await ok.client.listImmutableShares(SI, { signal: lasting.signal });
+  assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+});
