@@ -242,11 +242,16 @@ test('concurrent reads share one opened file; an aborted read spoils nothing for
   const slow = (r: MemoryReader): ShareReader => ({
     shareNumber: r.shareNumber,
     read: (offset, length, signal) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => resolve(r.read(offset, length)), 15);
-      signal?.addEventListener('abort', () => {
+      // A reader that forgets its listener once done, as the grid's storage client does.
+      const onAbort = (): void => {
         clearTimeout(timer);
         reject(new TahoeError('Aborted', 'read aborted'));
-      }, { once: true });
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r.read(offset, length));
+      }, 15);
+      signal?.addEventListener('abort', onAbort, { once: true });
     }),
   });
   const failures: ShareFailure[] = [];
