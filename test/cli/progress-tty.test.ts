@@ -7,14 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
-import { killAndWait } from '../helpers/processes.js';
+import { startClientNode } from '../helpers/client-node.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
 import { tahoeTsArgv } from '../web/cli-process.js';
 
@@ -63,15 +62,6 @@ function spawnCollect(file: string, args: string[]): Promise<Run> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** The lines drawn on the terminal: the text after each redraw sequence. */
 function drawnLines(terminal: string): string[] {
   return terminal.split(REDRAW).slice(1).map((s) => s.replace(/\r?\n[\s\S]*$/, ''));
@@ -87,22 +77,9 @@ test('put and get of 6 MiB on a terminal draw a progress line, redrawn in place;
   t.after(() => grid.close());
   const clientDir = grid.clientDirectory;
   const cliArgv = [process.execPath, ...(await tahoeTsArgv(t, 'any'))];
-  const node: ChildProcess = spawn(cliArgv[0], [...cliArgv.slice(1), 'run', '-d', clientDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => killAndWait(node));
-  let nodeLog = '';
-  node.stdout?.setEncoding('utf8').on('data', (d: string) => (nodeLog += d));
-  node.stderr?.setEncoding('utf8').on('data', (d: string) => (nodeLog += d));
-  const urlFile = path.join(clientDir, 'node.url');
-  await waitFor('node.url', () => existsSync(urlFile));
-  const base = readFileSync(urlFile, 'utf8').trim().replace(/\/$/, '');
-  await waitFor('4 connected servers', async () => {
-    try {
-      const j = (await (await fetch(`${base}/?t=json`)).json()) as { servers: Array<{ connected: boolean }> };
-      return j.servers.filter((s) => s.connected).length === 4;
-    } catch {
-      return false;
-    }
-  });
+  const node = await startClientNode({ argv: cliArgv.slice(1), directory: clientDir, servers: 4 });
+  t.after(() => node.stop());
+  const nodeLog = node.log;
 
   const data = randomBytes(SIZE);
   const file = path.join(root, 'data.bin');
@@ -112,7 +89,7 @@ test('put and get of 6 MiB on a terminal draw a progress line, redrawn in place;
 
   await t.test('put - on a terminal: the line is redrawn with \\r + erase as the bytes go out, and erased before the cap', async () => {
     const put = await onTerminal(`${trickle()} < ${quote(file)} | ${shell(cli('put', '-d', clientDir, '-'))}`, 100);
-    assert.equal(put.code, 0, put.out + nodeLog);
+    assert.equal(put.code, 0, put.out + nodeLog());
     const m = /(URI:CHK:[a-z2-7]+:[a-z2-7]+:3:4:(\d+))\r?\n/.exec(put.out);
     assert.ok(m !== null, `a cap on the terminal: ${JSON.stringify(put.out.slice(-300))}`);
     cap = m[1];
@@ -134,7 +111,7 @@ test('put and get of 6 MiB on a terminal draw a progress line, redrawn in place;
   await t.test('get CAP | slow reader on a terminal: "receiving" with the size and percentage, redrawn in place, then erased; bytes intact', async () => {
     const out = path.join(root, 'back.bin');
     const get = await onTerminal(`${shell(cli('get', '-d', clientDir, cap))} | ${trickle()} > ${quote(out)}`, 100);
-    assert.equal(get.code, 0, get.out + nodeLog);
+    assert.equal(get.code, 0, get.out + nodeLog());
     assert.ok(readFileSync(out).equals(data));
     const drawn = drawnLines(get.out).filter((l) => l !== '');
     assert.ok(drawn.length >= 2, `at least two redraws of the progress line: ${JSON.stringify(get.out.slice(0, 600))}`);

@@ -7,15 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
-import { killAndWait } from '../helpers/processes.js';
+import { startClientNode } from '../helpers/client-node.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
 import { ProgressLine, formatBytes, formatEta } from '../../src/cli/progress.js';
 import { errorFromReply } from '../../src/web/client.js';
@@ -45,15 +44,6 @@ function cli(args: string[], stdin?: Buffer): Promise<Result> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 test('put and get through a running client node (tahoe-ts run)', async (t) => {
   const root = tempDir(t, 'tahoe-ts-putget-');
   const grid = await startDemoGrid({ network: TCP_DEMO_NETWORK, servers: 4, root: path.join(root, 'grid'), startClient: false });
@@ -62,22 +52,10 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
 
   // bin/tahoe-ts when dist/ is fresh (npm test builds it), else the sources through tsx.
   const runArgv = await tahoeTsArgv(t, 'any');
-  let node: ChildProcess | undefined = spawn(process.execPath, [...runArgv, 'run', '-d', clientDir], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => (node === undefined ? undefined : killAndWait(node)));
-  let nodeLog = '';
-  node.stdout?.setEncoding('utf8').on('data', (d: string) => (nodeLog += d));
-  node.stderr?.setEncoding('utf8').on('data', (d: string) => (nodeLog += d));
+  const node = await startClientNode({ argv: runArgv, directory: clientDir, servers: 4 });
+  t.after(() => node.stop());
+  const nodeLog = node.log;
   const urlFile = path.join(clientDir, 'node.url');
-  await waitFor('node.url', () => existsSync(urlFile));
-  const base = readFileSync(urlFile, 'utf8').trim().replace(/\/$/, '');
-  await waitFor('4 connected servers', async () => {
-    try {
-      const j = (await (await fetch(`${base}/?t=json`)).json()) as { servers: Array<{ connected: boolean }> };
-      return j.servers.filter((s) => s.connected).length === 4;
-    } catch {
-      return false;
-    }
-  });
 
   const work = tempDir(t, 'tahoe-ts-putget-files-');
   const data = randomBytes(700_000);
@@ -87,7 +65,7 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
 
   await t.test('put FILE prints the cap and nothing else; get CAP OUT writes the file', async () => {
     const put = await cli(['put', '-d', clientDir, file]);
-    assert.equal(put.code, 0, put.stderr + nodeLog);
+    assert.equal(put.code, 0, put.stderr + nodeLog());
     cap = put.stdout.toString('utf8').trim();
     assert.match(cap, /^URI:CHK:[a-z2-7]+:[a-z2-7]+:3:4:700000$/);
     assert.equal(put.stdout.toString('utf8'), `${cap}\n`);
@@ -149,9 +127,7 @@ test('put and get through a running client node (tahoe-ts run)', async (t) => {
     assert.equal(none.code, 69);
     assert.match(none.stderr, /kind: NodeNotRunning/);
     assert.match(none.stderr, /hint: start the node with `tahoe-ts run -d /);
-    const running = node as ChildProcess;
-    node = undefined;
-    await killAndWait(running);
+    await node.stop();
     assert.ok(existsSync(urlFile), 'node.url stays behind, as with Tahoe');
     const refused = await cli(['get', '-d', clientDir, cap]);
     assert.equal(refused.code, 69);

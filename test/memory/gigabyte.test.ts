@@ -26,7 +26,7 @@ import path from 'node:path';
 import { tempDir } from '../helpers/tmp.js';
 import { startDemoGrid, TCP_DEMO_NETWORK, type DemoGrid } from '../../src/cli/commands/demo.js';
 import { tahoeTsArgv } from '../web/cli-process.js';
-import { cpuSecondsOf, getAndCompare, memoryOf, putKeystream, RssSampler, startClientNode, type ClientNode } from './client-node.js';
+import { cpuSecondsOf, getAndCompare, memoryOf, putKeystream, RssSampler, startClientNode, type ClientNode } from '../helpers/client-node.js';
 
 const MIB = 1024 * 1024;
 const SIZE = Number(process.env.TAHOE_TS_MEMORY_TEST_MIB ?? 1024) * MIB;

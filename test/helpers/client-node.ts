@@ -1,7 +1,8 @@
 /**
- * A client node under measurement: `tahoe-ts run` in its own process against a demo grid,
- * files pushed through its web gateway (`PUT /uri`, `GET /uri/$CAP`), its resident memory
- * and CPU time read from /proc.
+ * A client node as its own `tahoe-ts run` process against a demo grid (started, waited for
+ * until its gateway answers and its servers are connected, stopped); files pushed through
+ * its web gateway (`PUT /uri`, `GET /uri/$CAP`); its resident memory and CPU time read
+ * from /proc. Used by the CLI tests and the memory test.
  *
  * The data is an AES-128-CTR keystream generated on the fly and regenerated to check
  * the download, so the measuring process never holds a copy of the file.
@@ -12,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { REPO_ROOT } from '../helpers/shared.js';
+import { REPO_ROOT } from './shared.js';
 
 const CHUNK = 1024 * 1024;
 
