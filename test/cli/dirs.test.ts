@@ -21,9 +21,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Writable } from 'node:stream';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCli, type CliResult } from './cli-helper.js';
 import { killAndWait } from '../helpers/processes.js';
 import { freePort } from '../helpers/ports.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
@@ -31,27 +31,8 @@ import { createNode } from '../../src/config/create.js';
 import { editTahoeCfg } from '../../src/config/keys.js';
 import { tahoeTsArgv } from '../web/cli-process.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], stdin?: Buffer): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/cli/run-cli.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TAHOE_TS_NODE_DIRECTORY: undefined, TAHOE_TS_LOG_SENSITIVE: undefined },
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    if (stdin !== undefined) (child.stdin as Writable).end(stdin);
-  });
+function cli(args: string[], stdin?: Buffer): Promise<CliResult> {
+  return runCli(args, {}, stdin);
 }
 
 async function ok(args: string[], stdin?: Buffer): Promise<string> {

@@ -7,41 +7,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
-import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
+import { runCliRaw, type RawCliResult } from './cli-helper.js';
 import { startClientNode } from '../helpers/client-node.js';
 import { startDemoGrid, TCP_DEMO_NETWORK } from '../../src/cli/commands/demo.js';
 import { ProgressLine, formatBytes, formatEta } from '../../src/cli/progress.js';
 import { errorFromReply } from '../../src/web/client.js';
 import { tahoeTsArgv } from '../web/cli-process.js';
 
-interface Result {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** The CLI from source (as test/cli/cli-helper.ts), with optional stdin. */
-function cli(args: string[], stdin?: Buffer): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'test/cli/run-cli.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TAHOE_TS_NODE_DIRECTORY: undefined, TAHOE_TS_LOG_SENSITIVE: undefined },
-      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => out.push(d));
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
-    if (stdin !== undefined) (child.stdin as Writable).end(stdin);
-  });
+/** The CLI from source, with optional stdin; stdout as bytes. */
+function cli(args: string[], stdin?: Buffer): Promise<RawCliResult> {
+  return runCliRaw(args, stdin === undefined ? {} : { stdin });
 }
 
 test('put and get through a running client node (tahoe-ts run)', async (t) => {
