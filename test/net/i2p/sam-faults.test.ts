@@ -320,7 +320,8 @@ test('fuzz: random and mutated bridge replies only ever produce TahoeErrors', as
     let out = s;
     const n = 1 + crypto.randomInt(4);
     for (let k = 0; k < n; k++) {
-      const pos = crypto.randomInt(out.length);
+      // Earlier steps may have cut the line to nothing; position 0 is still a place to insert.
+      const pos = crypto.randomInt(out.length + 1);
       switch (crypto.randomInt(4)) {
         case 0:
           out = out.slice(0, pos) + String.fromCharCode(crypto.randomInt(256)) + out.slice(pos + 1);
