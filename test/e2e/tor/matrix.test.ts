@@ -161,6 +161,8 @@ const clients = new Map<string, TahoeNode>();
 let observedTor: LaunchedTor;
 /** STREAM events of the streams our client asked for (PURPOSE=USER; tor's own directory fetches are left out). */
 const observedStreams: Array<{ id: string; status: string; circuit: string; target: string; username?: string; password?: string }> = [];
+/** Every STREAM event line of the client's own tor, with its REASON, for the failure report. */
+const observedStreamLines: string[] = [];
 let gatewayUrl: string;
 
 function serverCreate(name: ServerName, s: TorGridScope, introducer: string, dir: string): { create: Omit<CreateNodeOptions, 'directory'>; edits: CfgEdit[] } {
@@ -205,6 +207,30 @@ function observedTorLog(): string {
   return path.join(scope.root, 'observed-tor.log');
 }
 
+/**
+ * What the client's own tor was doing, for a UC3-hide-ip that never reached its servers:
+ * its streams (with REASON), circuits, the exits' name lookups and the info-level lines
+ * about exits, streams and descriptors. One CI run in seven stalled here; this is the
+ * evidence the next one needs.
+ */
+async function observedTorReport(): Promise<string> {
+  const status = await observedTor.control.getInfo(['circuit-status', 'stream-status'], { timeoutMs: 5_000 }).catch((e: unknown) => ({ error: String(e) }));
+  const info = await readFile(`${observedTorLog()}.info`, 'utf8').catch(() => '');
+  const relevant = info.split('\n').filter((l) => /exit|stream|resolve|descriptor|No available|path restriction|Failing|failed|timed out/i.test(l) && !/channel|TLS|or_handshake/.test(l));
+  const queries = scope.network.exitDnsQueries();
+  return [
+    `--- its STREAM events (last 30 of ${observedStreamLines.length}) ---`,
+    ...observedStreamLines.slice(-30),
+    '--- its circuits and streams now ---',
+    ...Object.entries(status).map(([k, v]) => `${k}:\n${v}`),
+    `--- exit name lookups: ${queries.length}, unanswered ${queries.filter((q) => !q.answered).length}; last: ${JSON.stringify(queries.slice(-5))}`,
+    `--- its info log, ${relevant.length} relevant lines (last 60) ---`,
+    ...relevant.slice(-60),
+    '--- the relays ---',
+    await scope.network.logTail(undefined, 12),
+  ].join('\n');
+}
+
 function expectedReachable(c: ClientCase): ServerName[] {
   return SERVER_NAMES.filter((n) => typeof c.expect[n] === 'string');
 }
@@ -226,11 +252,12 @@ before(async () => {
 
   // A tor of its own for UC3-hide-ip, with a unix SOCKS socket like Debian's /run/tor/socks (G-6).
   const socksSocket = path.join(s.root, 'observed-socks', 'socks');
-  observedTor = await launchTor({ gate: OPEN_GATE, dataDir: path.join(s.root, 'observed-tor'), extraTorrc: s.network.networkTorrc, socksSocketPath: socksSocket, bootstrapTimeoutMs: 60_000, extraOptions: [['Log', `notice file ${observedTorLog()}`]] });
+  observedTor = await launchTor({ gate: OPEN_GATE, dataDir: path.join(s.root, 'observed-tor'), extraTorrc: s.network.networkTorrc, socksSocketPath: socksSocket, bootstrapTimeoutMs: 60_000, extraOptions: [['Log', `notice file ${observedTorLog()}`], ['Log', `info file ${observedTorLog()}.info`]] });
   assert.deepEqual(observedTor.socks, { path: socksSocket });
   observedTor.control.onEvent((event: TorEvent) => {
     if (event.type !== 'OTHER' || event.name !== 'STREAM') return;
     const text = event.lines[0].text;
+    observedStreamLines.push(`${new Date().toISOString()} ${text}`);
     const m = /^STREAM (\d+) (\S+) (\d+) (\S+)/.exec(text);
     if (!m) return;
     const userStream = m[2] === 'NEW' ? / PURPOSE=USER\b/.test(text) : observedStreams.some((s) => s.id === m[1]);
@@ -289,7 +316,7 @@ describe('every client use case × every server use case', { concurrency: 3 }, (
         () => `${c.name} to see its servers: ${JSON.stringify([...statusesByNickname(node).values()].map((x) => [x.nickname, x.connected, x.transport, x.lastError]))}`,
       ).catch(async (e: unknown) => {
         const tail = (await nodeLog(node.directory)).split('\n').slice(-25).join('\n');
-        const torTail = c.name === 'UC3-hide-ip' ? `\n--- its tor ---\n${(await readFile(observedTorLog(), 'utf8').catch(() => '')).split('\n').slice(-40).join('\n')}` : '';
+        const torTail = c.name === 'UC3-hide-ip' ? `\n--- its tor ---\n${(await readFile(observedTorLog(), 'utf8').catch(() => '')).split('\n').slice(-40).join('\n')}\n${await observedTorReport()}` : '';
         throw new Error(`${(e as Error).message}\n--- ${c.name} log ---\n${tail}${torTail}\n--- the network's client tor ---\n${await scope.network.logTail('client', 20)}`);
       });
       const st = statusesByNickname(node);
