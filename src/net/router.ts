@@ -181,26 +181,89 @@ export class ConnectionRouter {
     return route.transport.dial(route.target, options);
   }
 
-  /** Try the routes in order until one connects. Aborts stop at once; otherwise the last error is reported. */
-  async dialFirst<T>(routes: readonly Route<T>[], options: DialOptions = {}): Promise<{ stream: Duplex; route: Route<T> }> {
-    let last: TahoeError | undefined;
-    for (const route of routes) {
-      throwIfAborted(options.signal);
-      try {
-        return { stream: await this.dial(route, options), route };
-      } catch (e) {
-        if (!isTahoeError(e)) throw e;
-        if (e.kind === 'Aborted' || e.kind === 'PrivacyViolation') throw e;
-        last = e;
-      }
-    }
-    if (!last) throw noRouteError(0, []);
-    throw new TahoeError(routes.length === 1 ? last.kind : 'ServerUnreachable', routes.length === 1 ? last.message : `none of the ${routes.length} ways to reach the server worked; last: ${last.message}`, {
-      cause: last,
-      hint: last.hint,
-      details: { attempts: routes.length },
+  /**
+   * Race the routes, best first: each next route starts when the one before fails or has
+   * not connected within `staggerMs` (the earlier ones keep trying), and the first stream
+   * wins; the others are aborted, or closed if they connect late. A route that hangs (an
+   * onion service whose descriptor tor keeps waiting for, a filtered TCP port) thus costs
+   * seconds, not the whole connect timeout. Aborts and privacy refusals end the race at once.
+   */
+  async dialFirst<T>(routes: readonly Route<T>[], options: DialFirstOptions = {}): Promise<{ stream: Duplex; route: Route<T> }> {
+    throwIfAborted(options.signal);
+    if (routes.length === 0) throw noRouteError(0, []);
+    const { staggerMs: staggerOption, ...dialOptions } = options;
+    const staggerMs = staggerOption ?? ROUTE_STAGGER_MS;
+    return new Promise((resolve, reject) => {
+      const attempts: AbortController[] = [];
+      let started = 0;
+      let pending = 0;
+      let settled = false;
+      let stagger: NodeJS.Timeout | undefined;
+      // The winner's own signal stays untouched: a transport may watch it for the stream's life.
+      const finish = (outcome: () => void, winner?: AbortController): void => {
+        settled = true;
+        clearTimeout(stagger);
+        options.signal?.removeEventListener('abort', onAbort);
+        for (const a of attempts) if (a !== winner) a.abort(new TahoeError('Aborted', 'another route to the server connected first', { hint: 'nothing to do: the route that won is used' }));
+        outcome();
+      };
+      const onAbort = (): void => finish(() => reject(abortReason(options.signal as AbortSignal)));
+      const startNext = (): void => {
+        clearTimeout(stagger);
+        if (settled || started >= routes.length) return;
+        const route = routes[started++];
+        const attempt = new AbortController();
+        attempts.push(attempt);
+        pending++;
+        const signal = options.signal === undefined ? attempt.signal : AbortSignal.any([options.signal, attempt.signal]);
+        if (started < routes.length) stagger = setTimeout(startNext, staggerMs);
+        this.dial(route, { ...dialOptions, signal }).then(
+          (stream) => {
+            pending--;
+            if (settled) {
+              stream.destroy();
+              return;
+            }
+            finish(() => resolve({ stream, route }), attempt);
+          },
+          (e: unknown) => {
+            pending--;
+            if (settled) return;
+            if (!isTahoeError(e) || e.kind === 'PrivacyViolation' || (e.kind === 'Aborted' && options.signal?.aborted === true)) {
+              finish(() => reject(e));
+              return;
+            }
+            if (started < routes.length) startNext();
+            else if (pending === 0) finish(() => reject(raceLost(routes.length, e)));
+          },
+        );
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      startNext();
     });
   }
+}
+
+/** How long a route may try alone before the next one starts beside it (dialFirst). */
+export const ROUTE_STAGGER_MS = 5_000;
+
+export interface DialFirstOptions extends DialOptions {
+  /** Start the next route after this long without a connection (default ROUTE_STAGGER_MS). */
+  staggerMs?: number;
+}
+
+function abortReason(signal: AbortSignal): TahoeError {
+  const reason: unknown = signal.reason;
+  return reason instanceof TahoeError ? reason : new TahoeError('Aborted', 'the connection attempt was aborted', { cause: reason, hint: 'the caller stopped waiting' });
+}
+
+function raceLost(count: number, last: TahoeError): TahoeError {
+  if (count === 1) return last;
+  return new TahoeError('ServerUnreachable', `none of the ${count} ways to reach the server worked; last: ${last.message}`, {
+    cause: last,
+    hint: last.hint,
+    details: { attempts: count },
+  });
 }
 
 function noRouteError<T>(count: number, skipped: readonly SkippedRoute<T>[]): TahoeError {

@@ -7,7 +7,7 @@ import { createPolicy, type PrivacySettings } from '../../src/net/policy.js';
 import { ConnectionRouter, type Route } from '../../src/net/router.js';
 import { TcpTransport } from '../../src/net/tcp.js';
 import { hintToDialTarget, parseFurl, parseHint, parseNurl, type ConnectionHint } from '../../src/net/hints.js';
-import type { DialTarget, Listener, Transport, TransportName } from '../../src/net/transport.js';
+import type { DialOptions, DialTarget, Listener, Transport, TransportName } from '../../src/net/transport.js';
 
 const ONION = 'aoqqpp7tzyil4hlq3umoos6atft6jvrqtosq2xy53sdgiesvgg4bqead.onion';
 const B32 = `${'a'.repeat(52)}.b32.i2p`;
@@ -204,6 +204,90 @@ test('dialFirst goes on to the next route when a transport fails', async () => {
   assert.equal(route.target.kind === 'tor' && route.target.port, 2);
   assert.equal(tor.dialled.length, 2);
   await assert.rejects(router.dialFirst(router.routeHints(hints(`tor:${ONION}:1`))), (e: unknown) => isTahoeError(e, 'OnionNotFound'));
+});
+
+/** Fault injection for the race: each port of the onion behaves as scripted (hang, connect late, fail). */
+class ScriptedTor extends RecordingTransport {
+  readonly signals = new Map<number, AbortSignal>();
+  readonly streams = new Map<number, PassThrough>();
+  constructor(private readonly script: Record<number, { afterMs?: number; ignoreAbort?: boolean; fail?: TahoeError }>) {
+    super('tor');
+  }
+  override async dial(target: DialTarget, options: DialOptions = {}): Promise<Duplex> {
+    this.dialled.push(target);
+    const port = target.kind === 'tor' ? target.port : 0;
+    const step = this.script[port] ?? {};
+    if (options.signal) this.signals.set(port, options.signal);
+    await new Promise<void>((resolve, reject) => {
+      const timer = step.afterMs === undefined ? undefined : setTimeout(resolve, step.afterMs);
+      if (!step.ignoreAbort) {
+        options.signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(new TahoeError('Aborted', `dial to port ${port} aborted`));
+        }, { once: true });
+      }
+    });
+    if (step.fail) throw step.fail;
+    const stream = new PassThrough();
+    this.streams.set(port, stream);
+    return stream;
+  }
+}
+
+function raceRouter(script: ConstructorParameters<typeof ScriptedTor>[0]) {
+  const tor = new ScriptedTor(script);
+  const router = new ConnectionRouter({ policy: createPolicy(settings({})), transports: new Map<TransportName, Transport>([['tor', tor]]) });
+  const routes = router.routeHints(hints(...Object.keys(script).map((p) => `tor:${ONION}:${p}`)));
+  return { tor, router, routes };
+}
+
+test('dialFirst starts the next route beside one that hangs, takes the first to connect and aborts the rest', async () => {
+  const { tor, router, routes } = raceRouter({ 1: {}, 2: { afterMs: 10 } });
+  const began = Date.now();
+  const { route } = await router.dialFirst(routes, { staggerMs: 80 });
+  assert.equal(route.target.kind === 'tor' && route.target.port, 2);
+  assert.ok(Date.now() - began >= 75, 'the second route waited for the stagger');
+  assert.equal(tor.signals.get(1)?.aborted, true, 'the hanging route was aborted once the other won');
+  assert.equal(tor.signals.get(2)?.aborted, false);
+});
+
+test('dialFirst: a route that connects within the stagger is the only one dialled', async () => {
+  const { tor, router, routes } = raceRouter({ 1: { afterMs: 5 }, 2: { afterMs: 5 } });
+  const { route } = await router.dialFirst(routes, { staggerMs: 60 });
+  assert.equal(route.target.kind === 'tor' && route.target.port, 1);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(tor.dialled.length, 1);
+});
+
+test('dialFirst: a failing route starts the next one at once; a loser that connects late is closed', async () => {
+  const failing = raceRouter({ 1: { afterMs: 1, fail: new TahoeError('OnionNotFound', 'no descriptor') }, 2: { afterMs: 1 } });
+  const began = Date.now();
+  await failing.router.dialFirst(failing.routes, { staggerMs: 10_000 });
+  assert.ok(Date.now() - began < 5_000, 'no stagger wait after a failure');
+
+  const late = raceRouter({ 1: { afterMs: 150, ignoreAbort: true }, 2: { afterMs: 10 } });
+  const { route, stream } = await late.router.dialFirst(late.routes, { staggerMs: 20 });
+  assert.equal(route.target.kind === 'tor' && route.target.port, 2);
+  await new Promise((r) => setTimeout(r, 250));
+  assert.equal(late.tor.streams.get(1)?.destroyed, true, 'the late stream was closed');
+  assert.equal(stream.destroyed, false, 'the winner stays open');
+  stream.destroy();
+});
+
+test('dialFirst: the caller\'s abort ends the race and every attempt; all failing reports the last error', async () => {
+  const { tor, router, routes } = raceRouter({ 1: {}, 2: {} });
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new TahoeError('Aborted', 'the node is stopping')), 80);
+  await assert.rejects(router.dialFirst(routes, { staggerMs: 20, signal: controller.signal }), (e: unknown) => isTahoeError(e, 'Aborted') && /stopping/.test(e.message));
+  assert.equal(tor.signals.get(1)?.aborted, true);
+  assert.equal(tor.signals.get(2)?.aborted, true);
+
+  const bad = raceRouter({ 1: { afterMs: 1, fail: new TahoeError('OnionNotFound', 'first') }, 2: { afterMs: 20, fail: new TahoeError('OnionUnreachable', 'second') } });
+  await assert.rejects(bad.router.dialFirst(bad.routes, { staggerMs: 5 }), (e: unknown) => {
+    assert.ok(isTahoeError(e, 'ServerUnreachable'));
+    assert.match(e.message, /none of the 2 ways.*second/);
+    return true;
+  });
 });
 
 test('a transport switched off in tahoe.cfg is named in the reason and the fix', () => {
