@@ -38,7 +38,7 @@ import type { TorEvent } from '../../../src/net/tor/control.js';
 import type { TahoeNode, TahoeNodeOptions } from '../../../src/node/node.js';
 import { createWebGateway } from '../../../src/web/gateway.js';
 import { freePort } from '../../helpers/ports.js';
-import { log, makeNode, nodeLog, openTorGrid, roundTrip, sharesHeld, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
+import { ANONYMIZE_EDITS, log, makeNode, nodeLog, openTorGrid, originalOnionOnlyEdits, roundTrip, sharesHeld, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
 
 const SERVER_NAMES = ['S1', 'S2-original', 'S2-1.20', 'S3-original', 'S3-1.20'] as const;
 type ServerName = (typeof SERVER_NAMES)[number];
@@ -61,10 +61,6 @@ const TOR_DISABLED = /needs Tor, which is switched off \(\[tor\] enabled = false
 const TCP_DISABLED = /tcp = disabled/;
 const viaTor: Record<ServerName, Expectation> = { S1: 'tor', 'S2-original': 'tor', 'S2-1.20': 'tor', 'S3-original': 'tor', 'S3-1.20': 'tor' };
 const uc2: Record<ServerName, Expectation> = { S1: 'tcp', 'S2-original': 'tcp', 'S2-1.20': 'tcp', 'S3-original': 'tor', 'S3-1.20': 'tor' };
-const anonymizeEdits: CfgEdit[] = [
-  { section: 'node', key: 'reveal-IP-address', value: null },
-  { section: 'node', key: 'anonymize', value: 'true' },
-];
 
 const CLIENTS: ClientCase[] = [
   {
@@ -119,7 +115,7 @@ const CLIENTS: ClientCase[] = [
   {
     name: 'UC3-anonymize',
     create: { command: 'create-client' },
-    edits: (s) => [...anonymizeEdits, { section: 'tor', key: 'socks.port', value: s.socksPort }],
+    edits: (s) => [...ANONYMIZE_EDITS, { section: 'tor', key: 'socks.port', value: s.socksPort }],
     introducerVia: 'tor',
     expect: viaTor,
   },
@@ -184,16 +180,7 @@ function serverCreate(name: ServerName, s: TorGridScope, introducer: string, dir
       // Written by create-node --listen=tor --hide-ip, then rewritten in the original language.
       return {
         create: { ...base, listen: ['tor'], hideIp: true, torControlPort: s.controlPort },
-        edits: [
-          ...anonymizeEdits,
-          { section: 'connections', key: 'tcp', value: null },
-          { section: 'node', key: 'tub.port', value: null },
-          { section: 'node', key: 'tub.location', value: `onion:80:hiddenServiceDir=${path.join(dir, 'hidden-service')}` },
-          { section: 'tor', key: 'onion', value: null },
-          { section: 'tor', key: 'onion.local_port', value: null },
-          { section: 'tor', key: 'onion.external_port', value: null },
-          { section: 'tor', key: 'onion.private_key_file', value: null },
-        ],
+        edits: originalOnionOnlyEdits(path.join(dir, 'hidden-service')),
       };
     case 'S3-1.20':
       return {

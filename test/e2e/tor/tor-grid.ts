@@ -90,6 +90,31 @@ export async function openTorGrid(prefix: string): Promise<TorGridScope> {
   };
 }
 
+/** The original design's spelling of "hide my IP address", in place of create-*'s `reveal-IP-address = false`. */
+export const ANONYMIZE_EDITS: readonly CfgEdit[] = [
+  { section: 'node', key: 'reveal-IP-address', value: null },
+  { section: 'node', key: 'anonymize', value: 'true' },
+];
+
+/**
+ * Server use case 3 in the original language, from what `create-node --listen=tor --hide-ip`
+ * wrote: `anonymize = true` and `tub.location = onion:80:hiddenServiceDir=DIR`, without
+ * tub.port, `[connections] tcp` or the 1.20 `[tor] onion*` keys. How the node gets its tor
+ * (`control.port`, `launch = true`) stays as create-node wrote it.
+ */
+export function originalOnionOnlyEdits(hiddenServiceDir: string): CfgEdit[] {
+  return [
+    ...ANONYMIZE_EDITS,
+    { section: 'connections', key: 'tcp', value: null },
+    { section: 'node', key: 'tub.port', value: null },
+    { section: 'node', key: 'tub.location', value: `onion:80:hiddenServiceDir=${hiddenServiceDir}` },
+    { section: 'tor', key: 'onion', value: null },
+    { section: 'tor', key: 'onion.local_port', value: null },
+    { section: 'tor', key: 'onion.external_port', value: null },
+    { section: 'tor', key: 'onion.private_key_file', value: null },
+  ];
+}
+
 /** create-* plus the tahoe.cfg edits a user would make; reserved_space 0 (a test disk may be small). */
 export async function makeNode(directory: string, options: Omit<CreateNodeOptions, 'directory'>, edits: CfgEdit[] = []): Promise<string> {
   await createNode({ directory, webport: 'none', ...options });
@@ -113,7 +138,7 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
 }
 
 /** Upload `size` random bytes through the node's grid client, download them and compare. */
-export async function roundTrip(node: TahoeNode, size: number): Promise<{ storageIndex: string; servers: number; uploadMs: number; downloadMs: number }> {
+export async function roundTrip(node: TahoeNode, size: number): Promise<{ cap: string; data: Buffer; storageIndex: string; servers: number; uploadMs: number; downloadMs: number }> {
   const grid = node.services.grid;
   assert.ok(grid, 'the node runs a grid client');
   const data = randomBytes(size);
@@ -121,14 +146,24 @@ export async function roundTrip(node: TahoeNode, size: number): Promise<{ storag
   const up = await grid.uploadImmutable(bytesSource(data), data.length, { randomKey: true });
   const uploadMs = Date.now() - t0;
   const t1 = Date.now();
-  const { size: got, stream } = await grid.downloadImmutable(up.cap);
+  const got = await downloadBytes(node, up.cap);
+  const downloadMs = Date.now() - t1;
+  assert.equal(got.length, size);
+  assert.ok(got.equals(data), 'the downloaded bytes equal the uploaded ones');
+  assert.ok(up.storageIndex, 'a CHK upload has a storage index');
+  return { cap: up.cap, data, storageIndex: up.storageIndex, servers: up.servers, uploadMs, downloadMs };
+}
+
+/** The whole content of an immutable file, read through the node's grid client. */
+export async function downloadBytes(node: TahoeNode, cap: string): Promise<Buffer> {
+  const grid = node.services.grid;
+  assert.ok(grid, 'the node runs a grid client');
+  const { size, stream } = await grid.downloadImmutable(cap);
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk));
-  const downloadMs = Date.now() - t1;
-  assert.equal(got, size);
-  assert.ok(Buffer.concat(chunks).equals(data), 'the downloaded bytes equal the uploaded ones');
-  assert.ok(up.storageIndex, 'a CHK upload has a storage index');
-  return { storageIndex: up.storageIndex, servers: up.servers, uploadMs, downloadMs };
+  const bytes = Buffer.concat(chunks);
+  assert.equal(bytes.length, size, 'as many bytes as the cap says');
+  return bytes;
 }
 
 /** How many shares of `storageIndex` this server's node directory holds. */
