@@ -132,6 +132,9 @@ export class StorageBroker {
         // Same way to connect: keep the connection, take the new nickname/seqnum.
         const updated = new StorageServer(parsed, source, tcpHandler);
         this.transferState(existing, updated);
+        // A fresh announcement from a server we cannot reach means it has (re)started:
+        // retry from the shortest backoff step instead of minutes into the old series.
+        if (!updated.connected && oldSeq !== undefined && parsed.seqnum !== undefined && parsed.seqnum > oldSeq) updated.failures = 0;
         this.servers.set(serverId, updated);
         if (existing.nickname !== updated.nickname) this.emit({ type: 'changed', serverId });
         return updated;

@@ -110,6 +110,31 @@ test('a server that dies is noticed by the poll, retried with backoff, and recon
   assert.equal(events.filter((e) => e.type === 'connected').length, 2);
 });
 
+test('a fresh announcement from a server that is down restarts the backoff: it is probed at once, then from the shortest step', async (t) => {
+  const grid = await startGrid(t, { servers: 1 });
+  const node = grid.nodes[0];
+  const probes: number[] = [];
+  const broker = new StorageBroker({
+    router: testRouter(),
+    clientFactory: hookedFactory(({ method }) => void (method === 'version' && probes.push(Date.now()))),
+    timing: { ...TEST_TIMING, pollIntervalMs: 300, minBackoffMs: 100, maxBackoffMs: 60_000, probeTimeoutMs: 1_000 },
+    random: () => 0.999,
+  });
+  t.after(() => broker.close());
+  broker.addAnnouncement(node.serverId, { ...node.staticServer.announcement, seqnum: 1 });
+  await broker.waitForServers(1, { timeoutMs: 5_000 });
+  await node.kill();
+  // Down long enough for the steps to reach seconds: 100, 200, 400, 800, 1600 ms, …
+  await eventually(() => probes.length >= 7, 'six failed probes', 15_000);
+  const quiet = probes.length;
+  const announced = Date.now();
+  broker.addAnnouncement(node.serverId, { ...node.staticServer.announcement, seqnum: 2 });
+  await eventually(() => probes.length > quiet, 'a probe right after the announcement', 2_000);
+  assert.ok(probes[quiet] - announced < 1_000, 'probed at once');
+  await node.restart();
+  await eventually(() => broker.statuses()[0].connected, 'the reconnection, well before the old series\' next step (≥ 3.2 s)', 3_000);
+});
+
 test('connected servers are polled at the configured interval, not every second', async (t) => {
   const grid = await startGrid(t, { servers: 3 });
   let versions = 0;
