@@ -162,9 +162,12 @@ export function asTahoeError(e: unknown, fallbackKind: ErrorKind = 'Internal', h
 
 /** Throw `Aborted` if the signal has fired; call at the top of each async step. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    const reason: unknown = signal.reason;
-    if (reason instanceof TahoeError) throw reason;
-    throw new TahoeError('Aborted', reason instanceof Error ? reason.message : 'operation aborted', { cause: reason });
-  }
+  if (signal?.aborted) throw abortReasonOf(signal);
+}
+
+/** Why an aborted signal was aborted, as a TahoeError (its reason if it is one). */
+export function abortReasonOf(signal: AbortSignal): TahoeError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof TahoeError) return reason;
+  return new TahoeError('Aborted', reason instanceof Error ? reason.message : 'operation aborted', { cause: reason });
 }

@@ -14,7 +14,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TahoeError, asTahoeError, throwIfAborted } from '../errors.js';
+import { TahoeError, abortReasonOf, asTahoeError, throwIfAborted } from '../errors.js';
 import { connectPinnedTls } from '../net/tls.js';
 import { LIMITS } from './protocol.js';
 import type { IntroducerPin } from './url.js';
@@ -67,10 +67,6 @@ function withTimeout(signal: AbortSignal | undefined, ms: number, what: string):
   };
 }
 
-function reasonOf(signal: AbortSignal): TahoeError {
-  const reason: unknown = signal.reason;
-  return reason instanceof TahoeError ? reason : new TahoeError('Aborted', 'introducer request aborted', { cause: reason });
-}
 
 export async function introducerRequest(peer: IntroducerPeer, connect: Connect, request: IntroducerRequest): Promise<IntroducerResponse> {
   throwIfAborted(request.signal);
@@ -81,7 +77,7 @@ export async function introducerRequest(peer: IntroducerPeer, connect: Connect, 
     const pin = peer.pin.kind === 'spki' ? { spkiHash: peer.pin.spkiHash } : { tubId: peer.pin.tubId };
     socket = await connectPinnedTls(stream, { ...pin, signal: connecting.signal, timeoutMs: request.connectTimeoutMs, peer: 'the introducer' });
   } catch (e) {
-    if (connecting.signal.aborted) throw reasonOf(connecting.signal);
+    if (connecting.signal.aborted) throw abortReasonOf(connecting.signal);
     throw asTahoeError(e, 'ServerUnreachable');
   } finally {
     connecting.cancel();
@@ -117,7 +113,7 @@ export async function introducerRequest(peer: IntroducerPeer, connect: Connect, 
         socket.destroy();
         reject(e instanceof TahoeError ? e : asTahoeError(e, 'ServerUnreachable', 'the connection to the introducer broke; tahoe-ts retries with backoff'));
       };
-      const onAbort = (): void => fail(reasonOf(exchange.signal));
+      const onAbort = (): void => fail(abortReasonOf(exchange.signal));
       exchange.signal.addEventListener('abort', onAbort, { once: true });
       req.on('error', fail);
       req.on('response', (res) => {

@@ -19,7 +19,7 @@
  * I2P, then clear-net through Tor. Ties keep the server's own order.
  */
 import type { Duplex } from 'node:stream';
-import { TahoeError, isTahoeError, throwIfAborted, type ErrorKind } from '../errors.js';
+import { TahoeError, abortReasonOf, isTahoeError, throwIfAborted, type ErrorKind } from '../errors.js';
 import type { DialOptions, DialTarget, Transport, TransportName } from './transport.js';
 import type { Policy, TcpHandler } from './policy.js';
 import { isOnionName } from './tor/onion-address.js';
@@ -207,7 +207,7 @@ export class ConnectionRouter {
         for (const a of attempts) if (a !== winner) a.abort(new TahoeError('Aborted', 'another route to the server connected first', { hint: 'nothing to do: the route that won is used' }));
         outcome();
       };
-      const onAbort = (): void => finish(() => reject(abortReason(options.signal as AbortSignal)));
+      const onAbort = (): void => finish(() => reject(abortReasonOf(options.signal as AbortSignal)));
       const startNext = (): void => {
         clearTimeout(stagger);
         if (settled || started >= routes.length) return;
@@ -250,11 +250,6 @@ export const ROUTE_STAGGER_MS = 5_000;
 export interface DialFirstOptions extends DialOptions {
   /** Start the next route after this long without a connection (default ROUTE_STAGGER_MS). */
   staggerMs?: number;
-}
-
-function abortReason(signal: AbortSignal): TahoeError {
-  const reason: unknown = signal.reason;
-  return reason instanceof TahoeError ? reason : new TahoeError('Aborted', 'the connection attempt was aborted', { cause: reason, hint: 'the caller stopped waiting' });
 }
 
 function raceLost(count: number, last: TahoeError): TahoeError {

@@ -25,7 +25,7 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { TahoeError, asTahoeError, throwIfAborted } from '../../errors.js';
+import { TahoeError, abortReasonOf, asTahoeError, throwIfAborted } from '../../errors.js';
 import { silentLogger, type Logger } from '../../log.js';
 import type { EgressGate } from '../socket.js';
 import type {
@@ -126,10 +126,7 @@ function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pr
   if (!signal) return promise;
   throwIfAborted(signal);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      const reason: unknown = signal.reason;
-      reject(reason instanceof TahoeError ? reason : new TahoeError('Aborted', 'operation aborted', { cause: reason }));
-    };
+    const onAbort = () => reject(abortReasonOf(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (v) => {
