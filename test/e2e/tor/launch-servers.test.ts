@@ -31,9 +31,10 @@ const FILE_SIZE = 200_000;
 /** Usually seconds; a new onion descriptor or a tor short of directory info can take minutes on a loaded machine. */
 const CONNECT_TIMEOUT_MS = 300_000;
 /**
- * Reading through a restarted onion service: usually 1–5 s, but one run in three took 183 s
- * (before this file logged UC3's timeline; presumably the network's tor kept trying the
- * old descriptor's dead introduction points). Generous, as only correctness is checked.
+ * Reading through a restarted onion service: usually 1–6 s. One early run took 183 s: the
+ * broker then kept a down server's retry series (steps of minutes) across the restarted
+ * server's fresh announcement; a newer announcement now restarts the series at 1 s.
+ * Generous, as only correctness is checked.
  */
 const AFTER_RESTART_TIMEOUT_MS = 420_000;
 
