@@ -2,7 +2,7 @@
  * The storage broker against real storage servers: parallel NURL probing, liveness
  * polling, backoff, reconnection, announcement updates, statuses, permuted order.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -74,17 +74,22 @@ test('statuses for the welcome page; all NURLs probed, the working one kept', as
   assert.equal(events.filter((e) => e.type === 'connected').length, 2);
 });
 
-test('a server that dies is noticed by the poll, retried with backoff, and reconnected', async (t) => {
+/** One server and a broker that notes the time of every `version` probe; retries from 100 ms, no jitter. */
+async function oneServerWithProbeLog(t: TestContext, maxBackoffMs: number) {
   const grid = await startGrid(t, { servers: 1 });
-  const node = grid.nodes[0];
   const probes: number[] = [];
   const broker = new StorageBroker({
     router: testRouter(),
     clientFactory: hookedFactory(({ method }) => void (method === 'version' && probes.push(Date.now()))),
-    timing: { ...TEST_TIMING, pollIntervalMs: 300, minBackoffMs: 100, maxBackoffMs: 800, probeTimeoutMs: 1_000 },
+    timing: { ...TEST_TIMING, pollIntervalMs: 300, minBackoffMs: 100, maxBackoffMs, probeTimeoutMs: 1_000 },
     random: () => 0.999, // no jitter: the backoff steps are exact
   });
   t.after(() => broker.close());
+  return { node: grid.nodes[0], probes, broker };
+}
+
+test('a server that dies is noticed by the poll, retried with backoff, and reconnected', async (t) => {
+  const { node, probes, broker } = await oneServerWithProbeLog(t, 800);
   const events: ServerEvent[] = [];
   broker.onEvent((e) => events.push(e));
   broker.addStatic(node.staticServer);
@@ -111,16 +116,7 @@ test('a server that dies is noticed by the poll, retried with backoff, and recon
 });
 
 test('a fresh announcement from a server that is down restarts the backoff: it is probed at once, then from the shortest step', async (t) => {
-  const grid = await startGrid(t, { servers: 1 });
-  const node = grid.nodes[0];
-  const probes: number[] = [];
-  const broker = new StorageBroker({
-    router: testRouter(),
-    clientFactory: hookedFactory(({ method }) => void (method === 'version' && probes.push(Date.now()))),
-    timing: { ...TEST_TIMING, pollIntervalMs: 300, minBackoffMs: 100, maxBackoffMs: 60_000, probeTimeoutMs: 1_000 },
-    random: () => 0.999,
-  });
-  t.after(() => broker.close());
+  const { node, probes, broker } = await oneServerWithProbeLog(t, 60_000);
   broker.addAnnouncement(node.serverId, { ...node.staticServer.announcement, seqnum: 1 });
   await broker.waitForServers(1, { timeoutMs: 5_000 });
   await node.kill();

@@ -30,7 +30,7 @@ import { launchTor, type LaunchTorOptions } from '../../../src/net/tor/launch.js
 import { spawnRun, type RunningProcess } from '../../node/processes.js';
 import { storageAnnouncementFor } from '../../../src/cli/commands/admin.js';
 import { formatServersYaml } from '../../../src/storage/announcement.js';
-import { log, makeNode, openTorGrid, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
+import { log, makeNode, openTorGrid, originalOnionOnlyEdits, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
 
 const ONION = /^[a-z2-7]{56}\.onion$/;
 const RUN_TIMING = JSON.stringify({
@@ -99,17 +99,7 @@ test('server use case 3 and an onion introducer: onion-only announcements, loopb
   // --- S3 in the original language, in process
   const s3oDir = path.join(s.root, 'S3-original');
   const hsDir = path.join(s3oDir, 'private', 'hidden-service');
-  await makeNode(s3oDir, { command: 'create-node', nickname: 'S3-original', listen: ['tor'], hideIp: true, torControlPort: s.controlPort, introducer: furl }, [
-    { section: 'node', key: 'reveal-IP-address', value: null },
-    { section: 'node', key: 'anonymize', value: 'true' },
-    { section: 'connections', key: 'tcp', value: null },
-    { section: 'node', key: 'tub.port', value: null },
-    { section: 'node', key: 'tub.location', value: `onion:80:hiddenServiceDir=${hsDir}` },
-    { section: 'tor', key: 'onion', value: null },
-    { section: 'tor', key: 'onion.local_port', value: null },
-    { section: 'tor', key: 'onion.external_port', value: null },
-    { section: 'tor', key: 'onion.private_key_file', value: null },
-  ]);
+  await makeNode(s3oDir, { command: 'create-node', nickname: 'S3-original', listen: ['tor'], hideIp: true, torControlPort: s.controlPort, introducer: furl }, originalOnionOnlyEdits(hsDir));
   const s3o = await s.start(s3oDir);
   assert.ok(s3o.listenerInfo().every((l) => /127\.0\.0\.1/.test(l.description)), JSON.stringify(s3o.listenerInfo()));
   const hsAddress = (await readFile(path.join(hsDir, 'hostname'), 'utf8')).trim();
