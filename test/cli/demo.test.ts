@@ -11,7 +11,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { runCli } from './cli-helper.js';
-import { killAndWait } from '../helpers/processes.js';
+import { isAlive, killAndWait } from '../helpers/processes.js';
 import { parseDemoSize, demoEncoding } from '../../src/cli/commands/demo.js';
 import { findI2pdExecutable } from '../../src/net/i2p/router-process.js';
 
@@ -42,15 +42,6 @@ function descendants(pid: number): Map<number, string> {
   return found;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Start `demo --network NETWORK`, send SIGINT once stderr shows `when`, and check that it
  * stops within `withinMs` and leaves none of the daemons it started (tor, i2pd) running.
@@ -61,7 +52,7 @@ async function interruptStart(t: TestContext, network: string, when: RegExp, dae
   t.after(async () => {
     await killAndWait(child);
     // Only what this demo started, by PID, if the demo failed to stop it.
-    for (const pid of daemons.keys()) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of daemons.keys()) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   });
   let stdout = '';
   let stderr = '';
@@ -79,7 +70,7 @@ async function interruptStart(t: TestContext, network: string, when: RegExp, dae
   assert.ok(stopMs < withinMs, `the demo took ${stopMs} ms to stop after SIGINT during its start`);
   assert.match(stderr, /SIGINT: stopping the demo grid and removing its directory/);
   assert.doesNotMatch(stdout, /grid up in/);
-  const left = [...daemons].filter(([pid]) => alive(pid)).map(([pid, command]) => `${pid} ${command}`);
+  const left = [...daemons].filter(([pid]) => isAlive(pid)).map(([pid, command]) => `${pid} ${command}`);
   assert.deepEqual(left, [], 'no tor or i2pd is left running');
 }
 

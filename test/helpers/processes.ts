@@ -19,3 +19,16 @@ export async function killAndWait(child: ChildProcess, graceMs = 5000): Promise<
   await exited;
   clearTimeout(timer);
 }
+
+/** Whether a process with this PID exists (signal 0; EPERM means it exists under another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPERM') return true;
+    if (code === 'ESRCH') return false;
+    throw e;
+  }
+}

@@ -16,6 +16,7 @@ import { findI2pdExecutable } from '../../src/net/i2p/router-process.js';
 import { startI2pRouter } from '../../src/testnet/i2pd.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { tempDir } from '../helpers/tmp.js';
+import { isAlive } from '../helpers/processes.js';
 
 function i2pdInstalled(t: { skip(msg: string): void }): boolean {
   try {
@@ -30,21 +31,12 @@ function i2pdInstalled(t: { skip(msg: string): void }): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   for (let waited = 0; waited < ms; waited += 100) {
-    if (!alive(pid)) return true;
+    if (!isAlive(pid)) return true;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return !alive(pid);
+  return !isAlive(pid);
 }
 
 function portRefuses(port: number): Promise<boolean> {
@@ -125,7 +117,7 @@ test('startI2pRouter: SAM answers, loopback only, nothing left after stop', asyn
   for (const a of listening) assert.match(a, / 127\.0\.0\.1:\d+$/, `router listens beyond loopback: ${a}`);
   assert.ok(listening.includes(`tcp 127.0.0.1:${router.samPort}`));
   await router.stop();
-  assert.equal(alive(router.pid), false);
+  assert.equal(isAlive(router.pid), false);
   assert.equal(await portRefuses(router.samPort), true);
 });
 
@@ -136,7 +128,7 @@ test('an abort while the router comes up stops it and throws Aborted at once', a
   let pid: number | undefined;
   t.after(() => {
     // the router we caused to start: only if the abort failed to stop it
-    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+    if (pid !== undefined && isAlive(pid)) process.kill(pid, 'SIGKILL');
   });
   const started = Date.now();
   await assert.rejects(
@@ -153,7 +145,7 @@ test('an abort while the router comes up stops it and throws Aborted at once', a
     (e: unknown) => isTahoeError(e, 'Aborted'),
   );
   assert.ok(pid !== undefined && Date.now() - started < 5_000, `aborted after ${Date.now() - started} ms`);
-  assert.equal(alive(pid), false, 'the router is stopped');
+  assert.equal(isAlive(pid), false, 'the router is stopped');
 });
 
 test('a router that cannot start fails with its log, leaving no process behind', async (t) => {
@@ -178,7 +170,7 @@ for (const mode of ['router', 'provider'] as const) {
     t.after(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       // the router we caused to start: only if the watchdog failed
-      if (started.routerPid !== undefined && alive(started.routerPid)) process.kill(started.routerPid, 'SIGKILL');
+      if (started.routerPid !== undefined && isAlive(started.routerPid)) process.kill(started.routerPid, 'SIGKILL');
     });
     const line = await new Promise<string>((resolve, reject) => {
       let buf = '';
@@ -190,7 +182,7 @@ for (const mode of ['router', 'provider'] as const) {
     });
     const info = JSON.parse(line) as { pid: number; samPort: number };
     started.routerPid = info.pid;
-    assert.ok(alive(info.pid));
+    assert.ok(isAlive(info.pid));
     if (mode === 'provider') assert.ok(readFileSync(path.join(dir, 'private', 'i2pd', 'i2pd.conf'), 'utf8').includes(`port = ${info.samPort}`));
     child.kill('SIGKILL');
     assert.equal(await waitGone(info.pid, 10_000), true, 'i2pd outlived its SIGKILLed parent');

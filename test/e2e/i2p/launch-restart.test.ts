@@ -27,6 +27,7 @@ import { freePort } from '../../helpers/ports.js';
 import { makeNode, waitFor } from '../tor/tor-grid.js';
 import { B32, I2P_TEST_TIMING, hintsOfFurl, i2pdMissing, log } from './i2p-grid.js';
 import { OFFLINE_SESSION_OPTIONS } from '../../../src/testnet/i2pd.js';
+import { isAlive } from '../../helpers/processes.js';
 
 const skip = i2pdMissing();
 const root = mkdtempSync(path.join(os.tmpdir(), 'tahoe-ts-i2p-launch-'));
@@ -35,15 +36,6 @@ after(async () => {
   for (const node of running.reverse()) await node.stop().catch(() => undefined);
   rmSync(root, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function launchedPid(directory: string): Promise<number> {
   const pid = Number((await readFile(path.join(directory, 'private', 'i2pd', 'i2pd.pid'), 'utf8')).trim());
@@ -90,7 +82,7 @@ test('[i2p] launch = true: a launched router per start, the same destination aft
   // --- first start: our own router, our own destination, a file stored over I2P
   const first = await start(dir);
   const pid1 = await launchedPid(dir);
-  assert.ok(alive(pid1));
+  assert.ok(isAlive(pid1));
   assert.ok(first.listenerInfo().some((l) => l.transport === 'i2p'));
   assert.deepEqual(hintsOfFurl((await readFile(path.join(dir, 'private', 'storage.furl'), 'utf8')).trim()), [`i2p:${location}:3457`]);
   assert.ok(first.storageNurls.length === 1 && first.storageNurls[0].includes(`@${location}:3457/`), 'the pb+i2p NURL names the same destination');
@@ -103,7 +95,7 @@ test('[i2p] launch = true: a launched router per start, the same destination aft
   assert.equal((await stat(path.join(dir, 'private', 'i2pd'))).mode & 0o777, 0o700);
 
   await stop(first);
-  assert.equal(alive(pid1), false, 'the launched i2pd stopped with the node');
+  assert.equal(isAlive(pid1), false, 'the launched i2pd stopped with the node');
 
   // --- second start: a fresh router, the same address, the file is still there
   const second = await start(dir);
@@ -117,5 +109,5 @@ test('[i2p] launch = true: a launched router per start, the same destination aft
   for await (const chunk of (await secondGrid.downloadImmutable(cap)).stream) parts.push(Buffer.from(chunk));
   assert.ok(Buffer.concat(parts).equals(data), 'the file stored before the restart is read back over I2P');
   await stop(second);
-  assert.equal(alive(pid2), false, 'the second launched i2pd stopped with the node');
+  assert.equal(isAlive(pid2), false, 'the second launched i2pd stopped with the node');
 });

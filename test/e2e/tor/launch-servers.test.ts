@@ -25,6 +25,7 @@ import path from 'node:path';
 import { ed25519PublicKeyFromScalar, onionAddressFromPublicKey } from '../../../src/net/tor/onion-key.js';
 import type { TahoeNode } from '../../../src/node/node.js';
 import { ANONYMIZE_EDITS, downloadBytes, log, makeNode, nodeLog, openTorGrid, originalOnionOnlyEdits, roundTrip, sharesHeld, statusesByNickname, waitFor, type TorGridScope } from './tor-grid.js';
+import { isAlive } from '../../helpers/processes.js';
 
 const S2 = 'S2-1.20-launch';
 const S2_ORIGINAL = 'S2-original-launch';
@@ -67,16 +68,6 @@ function launchedTorPid(node: TahoeNode): number {
   const pid = Number(/launched by tahoe-ts \(pid (\d+)\)/.exec(summary)?.[1]);
   assert.ok(Number.isInteger(pid) && pid > 1, `a launched tor's pid in "${summary}"`);
   return pid;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    assert.equal((e as NodeJS.ErrnoException).code, 'ESRCH', `kill(${pid}, 0)`);
-    return false;
-  }
 }
 
 /** What a process was started with (NUL-separated in /proc). */
@@ -264,7 +255,7 @@ test('announcements: both S2 pb:// and pb+tor:// NURLs, S3 onion only; each laun
   for (const name of SERVER_NAMES) {
     const node = server(name);
     const pid = launchedTorPid(node);
-    assert.ok(alive(pid));
+    assert.ok(isAlive(pid));
     pids.add(pid);
     const argv = await argvOf(pid);
     const dataDir = argv[argv.indexOf('--DataDirectory') + 1];
@@ -306,7 +297,7 @@ test('S3 stops (its tor with it) and starts again: same onion address, the UC3 f
   });
   try {
     await before.stop();
-    assert.equal(alive(torBefore), false, 'the launched tor of the stopped server is gone');
+    assert.equal(isAlive(torBefore), false, 'the launched tor of the stopped server is gone');
     await waitFor(() => statusesByNickname(uc3).get(S3)?.connected !== true, 60_000, () => 'UC3 to notice S3 is gone');
     timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)} s UC3 noticed; starting S3 again`);
 
@@ -315,7 +306,7 @@ test('S3 stops (its tor with it) and starts again: same onion address, the UC3 f
     timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)} s S3 started`);
     const torAfter = launchedTorPid(again);
     assert.notEqual(torAfter, torBefore, 'a new tor');
-    assert.ok(alive(torAfter));
+    assert.ok(isAlive(torAfter));
     assert.deepEqual([...again.storageNurls], nurlsBefore, 'the same onion NURLs are announced');
     assert.ok((await readFile(path.join(hsDir, 'hs_ed25519_secret_key'))).equals(keyBefore), 'the key in the hidden-service directory is kept');
 
@@ -351,8 +342,8 @@ test('stopping a server stops the tor it launched', async () => {
   for (const name of SERVER_NAMES) {
     const node = server(name);
     const pid = launchedTorPid(node);
-    assert.ok(alive(pid));
+    assert.ok(isAlive(pid));
     await node.stop();
-    assert.equal(alive(pid), false, `${name}'s launched tor (pid ${pid}) is gone`);
+    assert.equal(isAlive(pid), false, `${name}'s launched tor (pid ${pid}) is gone`);
   }
 });
